@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Configure and build the Rust-enabled kernel of $ARCH/$KERNEL, cached.
+#
+# The build directory is keyed by the kernel package version, the fragments'
+# content and the toolchain versions (see kernel_build_dir in lib.sh): a
+# second run with the same inputs only copies the image.
+. "$(dirname "$0")/lib.sh"
+arch_setup
+kernel_setup
+kernel_paths
+
+stamp=$KBUILD/.asyncn-built
+if [ -f "$stamp" ]; then
+	info "kernel $ARCH/$KERNEL: cached in ${KBUILD#"$TOP"/}"
+else
+	if [ ! -f "$KSRC/Makefile" ]; then
+		step "unpacking $KERNEL_TARBALL"
+		[ -f "$KERNEL_TARBALL" ] || die "$KERNEL_TARBALL is missing" "run: make deps"
+		rm -rf "$KSRC.tmp"
+		mkdir -p "$KSRC.tmp"
+		tar -xf "$KERNEL_TARBALL" -C "$KSRC.tmp" --strip-components=1
+		mv "$KSRC.tmp" "$KSRC"
+	fi
+
+	step "configuring Linux $KERNEL for $ARCH (allnoconfig + fragments)"
+	rm -rf "$KBUILD"
+	mkdir -p "$KBUILD"
+	fragment=$KBUILD/asyncn-fragments.config
+	mapfile -t fragments < <(kernel_fragments)
+	cat "${fragments[@]}" >"$fragment"
+	kmake -s KCONFIG_ALLCONFIG="$fragment" allnoconfig
+
+	# The silent drop: olddefconfig/allnoconfig turn CONFIG_RUST off when
+	# the Rust toolchain is not usable, without an error. Say why.
+	if ! grep -qx 'CONFIG_RUST=y' "$KBUILD/.config"; then
+		reason=$(kmake -s rustavailable 2>&1 || true)
+		die "CONFIG_RUST=y did not survive kernel configuration" \
+			"The kernel dropped Rust support because its toolchain check failed." \
+			"make rustavailable says:" \
+			"$reason" \
+			"Fix: run 'make deps' (rustc, rust-src, bindgen-cli, libclang-dev), or set" \
+			"LIBCLANG_PATH to a libclang the kernel accepts, then run make again."
+	fi
+	# Every other option the fragments ask for must be there too.
+	lost=()
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*) grep -qxF "$line" "$KBUILD/.config" || lost+=("$line") ;;
+		"# CONFIG_"*" is not set")
+			opt=${line#"# "}
+			opt=${opt%% *}
+			grep -q "^$opt=" "$KBUILD/.config" && lost+=("$line")
+			;;
+		esac
+	done <"$fragment"
+	((${#lost[@]} == 0)) || die "kernel configuration lost options the fragments set:" "${lost[@]}" \
+		"Check their dependencies with: make -C $KSRC O=$KBUILD ARCH=$KARCH menuconfig"
+
+	step "building Linux $KERNEL for $ARCH ($(nproc) jobs; a few minutes, once)"
+	start=$(date +%s)
+	kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules modules_prepare
+	for crate in libcore.rmeta libkernel.rmeta libmacros.so; do
+		[ -e "$KBUILD/rust/$crate" ] || die "kernel build has no rust/$crate" \
+			"out-of-tree Rust modules need the kernel's crate metadata;" \
+			"remove $KBUILD and run make again"
+	done
+	touch "$stamp"
+	info "kernel built in $(($(date +%s) - start)) s"
+fi
+
+mkdir -p "$OUT"
+cp "$KBUILD/$KIMAGE" "$OUT/Image"
+ln -sfn "$KBUILD" "$OUT/kernel-build"
+info "kernel image: ${OUT#"$TOP"/}/Image"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install what the local loop needs, once. Safe to run again: every step
+# checks first and only acts on what is missing.
+#
+#   Debian packages   cross compiler, kernel build tools, libclang, QEMU,
+#                     the kernel source package of $KERNEL
+#   rustup            rust-src component, the static musl target of $ARCH
+#   cargo             bindgen-cli (the kernel's Rust bindings generator)
+#   busybox           the static busybox of $ARCH for the initramfs
+. "$(dirname "$0")/lib.sh"
+arch_setup
+kernel_setup
+
+BINDGEN_VERSION=0.73.2
+
+apt_packages=(
+	build-essential bc bison flex libssl-dev libelf-dev cpio kmod xz-utils
+	rsync gzip libclang-dev
+	gcc-aarch64-linux-gnu qemu-system-arm
+	"$KERNEL_PKG"
+)
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+	step "installing Debian packages: ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+	info "Debian packages: present"
+fi
+
+command -v rustup >/dev/null 2>&1 ||
+	die "rustup not found" "install Rust with rustup (https://rustup.rs), then run make again"
+
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+	step "rustup: adding rust-src (the kernel builds its own core crate from it)"
+	rustup component add rust-src
+fi
+for component in clippy rustfmt; do
+	if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+		step "rustup: adding $component"
+		rustup component add "$component"
+	fi
+done
+if ! rustup target list --installed | grep -qx "$RUST_TARGET"; then
+	step "rustup: adding target $RUST_TARGET (static asyncn-test)"
+	rustup target add "$RUST_TARGET"
+fi
+
+if ! command -v bindgen >/dev/null 2>&1; then
+	step "cargo: installing bindgen-cli $BINDGEN_VERSION (takes a few minutes, once)"
+	cargo install --locked --version "$BINDGEN_VERSION" bindgen-cli
+fi
+
+busybox=$BUILD/busybox/$DEB_ARCH/busybox
+if [ ! -x "$busybox" ]; then
+	step "fetching busybox-static for $DEB_ARCH"
+	if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH" &&
+		[ "$(dpkg --print-architecture)" != "$DEB_ARCH" ]; then
+		info "enabling the $DEB_ARCH package architecture (download only)"
+		as_root dpkg --add-architecture "$DEB_ARCH"
+		as_root apt-get update -qq
+	fi
+	tmp=$(mktemp -d)
+	chmod 0755 "$tmp" # apt-get download drops privileges to _apt
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH") ||
+		{ as_root apt-get update -qq && (cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH"); }
+	dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/root"
+	mkdir -p "$(dirname "$busybox")"
+	install -m 0755 "$tmp/root/bin/busybox" "$busybox"
+fi
+info "prerequisites for ARCH=$ARCH KERNEL=$KERNEL: ready"
