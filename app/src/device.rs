@@ -1,0 +1,133 @@
+//! The asyncn device from user space: open modes, message I/O, `O_ASYNC`
+//! subscription, and the module's parameters in sysfs.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::unistd::Pid;
+
+/// How a device file is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    ReadWrite,
+}
+
+/// One open file of an asyncn device.
+#[derive(Debug)]
+pub struct Device {
+    file: File,
+}
+
+impl Device {
+    /// Opens `path` with `access`, adding `extra` flags (such as `O_NONBLOCK`).
+    pub fn open_with(path: &Path, access: Access, extra: OFlag) -> io::Result<Self> {
+        let mut options = OpenOptions::new();
+        match access {
+            Access::Read => options.read(true),
+            Access::Write => options.write(true),
+            Access::ReadWrite => options.read(true).write(true),
+        };
+        let file = options
+            .custom_flags(extra.bits())
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", path.display())))?;
+        Ok(Self { file })
+    }
+
+    /// Opens `path` with `access` and no extra flags.
+    pub fn open(path: &Path, access: Access) -> io::Result<Self> {
+        Self::open_with(path, access, OFlag::empty())
+    }
+
+    /// Writes one message; returns the number of bytes the device accepted.
+    pub fn send(&mut self, message: &[u8]) -> io::Result<usize> {
+        self.file.write(message)
+    }
+
+    /// Reads the current message into a buffer of `capacity` bytes.
+    pub fn receive(&mut self, capacity: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; capacity];
+        let n = self.file.read(&mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// Subscribes this open file to `SIGIO`: owner `pid`, `O_ASYNC` on.
+    pub fn subscribe(&self, pid: Pid) -> io::Result<()> {
+        set_owner(self.as_fd(), pid)?;
+        self.set_async(true)
+    }
+
+    /// Sets or clears `O_ASYNC`, keeping the other status flags.
+    pub fn set_async(&self, on: bool) -> io::Result<()> {
+        let fd = self.file.as_fd();
+        let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+        let flags = if on {
+            flags | OFlag::O_ASYNC
+        } else {
+            flags - OFlag::O_ASYNC
+        };
+        fcntl(fd, FcntlArg::F_SETFL(flags))?;
+        Ok(())
+    }
+
+    /// The underlying file, for the system calls the cases probe directly.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+}
+
+impl AsFd for Device {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// `fcntl(fd, F_SETOWN, pid)`: the process that receives `SIGIO`.
+pub fn set_owner(fd: BorrowedFd<'_>, pid: Pid) -> io::Result<()> {
+    // SAFETY: F_SETOWN takes an int argument; `fd` is a live descriptor.
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETOWN, pid.as_raw()) };
+    Errno::result(ret).map(drop).map_err(io::Error::from)
+}
+
+/// The module's parameters, as the module exposes them in sysfs.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleParams {
+    pub devices: u32,
+    pub buffer_size: usize,
+}
+
+const PARAMS_DIR: &str = "/sys/module/asyncn/parameters";
+
+impl ModuleParams {
+    /// Reads `/sys/module/asyncn/parameters/{devices,buffer_size}`.
+    pub fn read() -> io::Result<Self> {
+        Ok(Self {
+            devices: read_param("devices")?,
+            buffer_size: read_param::<usize>("buffer_size")?,
+        })
+    }
+}
+
+fn read_param<T: std::str::FromStr>(name: &str) -> io::Result<T> {
+    let path = Path::new(PARAMS_DIR).join(name);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("{}: {e} (is the module loaded?)", path.display()),
+        )
+    })?;
+    text.trim().parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: not a number: {:?}", path.display(), text.trim()),
+        )
+    })
+}

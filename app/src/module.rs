@@ -1,0 +1,102 @@
+//! Loading and unloading the module, and reading the kernel log, for the
+//! cases that check module parameters and unload.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::kmod::{delete_module, finit_module, DeleteModuleFlags, ModuleInitFlags};
+use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+
+/// `finit_module(path, params)`: the errno the kernel gives, if any.
+pub fn load(path: &Path, params: &str) -> Result<(), Errno> {
+    let file =
+        File::open(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let params = CString::new(params).map_err(|_| Errno::EINVAL)?;
+    finit_module(&file, &params, ModuleInitFlags::empty())
+}
+
+/// `delete_module("asyncn")`; fails with `EBUSY`/`EWOULDBLOCK` while a
+/// device file is open.
+pub fn unload() -> io::Result<()> {
+    delete_module(c"asyncn", DeleteModuleFlags::O_NONBLOCK).map_err(io::Error::from)
+}
+
+/// Waits until `path` exists (devtmpfs creates nodes asynchronously).
+pub fn wait_for(path: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !path.exists() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// New kernel log records from the moment it was opened (`/dev/kmsg`).
+pub struct KernelLog(File);
+
+impl KernelLog {
+    pub fn open() -> io::Result<Self> {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")?;
+        io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
+        Ok(Self(file))
+    }
+
+    /// The first new record's message text that matches `pred`.
+    pub fn find(&mut self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let mut record = vec![0u8; 8192];
+        // One record per read; EAGAIN once the log is drained.
+        while let Ok(n) = self.0.read(&mut record) {
+            if n == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&record[..n]);
+            // "<prio>,<seq>,<time>,<flags>;<message>\n<continuation>"
+            let message = text.split_once(';').map_or(&*text, |(_, m)| m);
+            let message = message.lines().next().unwrap_or_default();
+            if pred(message) {
+                return Some(message.to_owned());
+            }
+        }
+        None
+    }
+}
+
+/// A page that no access may touch, to hand the kernel a bad pointer.
+pub struct InaccessiblePage(NonNull<libc::c_void>);
+
+impl InaccessiblePage {
+    pub fn as_ptr(&self) -> *mut libc::c_void {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for InaccessiblePage {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `inaccessible_page` and is unmapped once.
+        let _ = unsafe { munmap(self.0, page_size()) };
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
+pub fn inaccessible_page() -> io::Result<InaccessiblePage> {
+    let len =
+        std::num::NonZeroUsize::new(page_size()).ok_or_else(|| io::Error::other("page size 0"))?;
+    // SAFETY: a fresh anonymous mapping aliases nothing.
+    let ptr = unsafe { mmap_anonymous(None, len, ProtFlags::PROT_NONE, MapFlags::MAP_PRIVATE) }?;
+    Ok(InaccessiblePage(ptr))
+}

@@ -1,0 +1,101 @@
+//! Child processes for the multi-process cases, and pipes between them.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, pipe, ForkResult, Pid};
+
+/// Runs `body` in a child process; its return value is the exit status.
+pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<Pid> {
+    // Whatever is buffered would otherwise be printed twice.
+    io::stdout().flush()?;
+    io::stderr().flush()?;
+    // SAFETY: the program is single-threaded when it forks, so the child
+    // may run arbitrary code.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => {
+            let code = body();
+            let _ = io::stdout().flush();
+            // SAFETY: leaves the child without running the parent's
+            // exit-time handlers a second time.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// Waits for `pid` until `timeout`; a child still running then is killed.
+/// Returns its exit code, or `None` when it was killed or died by a signal.
+pub fn reap(pid: Pid, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Some(code),
+            Ok(WaitStatus::Signaled(..)) | Err(_) => return None,
+            Ok(_) if Instant::now() >= deadline => {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+                return None;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// A one-way byte channel between processes.
+pub struct Channel {
+    read: File,
+    write: File,
+}
+
+impl Channel {
+    pub fn new() -> io::Result<Self> {
+        let (read, write): (OwnedFd, OwnedFd) = pipe()?;
+        Ok(Self {
+            read: read.into(),
+            write: write.into(),
+        })
+    }
+
+    /// A copy of the sending end, for a child process.
+    pub fn write_end(&self) -> io::Result<File> {
+        self.write.try_clone()
+    }
+
+    /// A copy of the receiving end, for a child process.
+    pub fn read_end(&self) -> io::Result<File> {
+        self.read.try_clone()
+    }
+
+    /// The receiving end (the sending end is dropped).
+    pub fn receiver(self) -> File {
+        self.read
+    }
+}
+
+/// Reads exactly `buf.len()` bytes from `file` within `timeout`.
+pub fn read_timeout(file: &mut File, buf: &mut [u8], timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        if left.is_zero() || poll(&mut fds, PollTimeout::from(ms))? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "peer did not answer in time",
+            ));
+        }
+        match file.read(&mut buf[filled..])? {
+            0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer exited")),
+            n => filled += n,
+        }
+    }
+    Ok(())
+}
