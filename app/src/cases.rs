@@ -332,12 +332,22 @@ fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
         ("NULL", std::ptr::null_mut()),
         ("a PROT_NONE page", guard.as_ptr()),
     ] {
+        dev.send(b"before the fault")?;
         // SAFETY: the kernel validates the pointer; nothing is accessed here.
         let w = Errno::result(unsafe { libc::write(fd, ptr.cast_const(), 16) });
         tap.check(
             w == Err(Errno::EFAULT),
             format!("write from {what} fails with EFAULT ({w:?})"),
         );
+        let left = dev.receive(ctx.params.buffer_size)?;
+        tap.check(
+            left.is_empty(),
+            format!(
+                "a faulting write leaves no torn message (read {} bytes)",
+                left.len()
+            ),
+        );
+        dev.send(b"a message to read")?;
         // SAFETY: as above.
         let r = Errno::result(unsafe { libc::read(fd, ptr, 16) });
         tap.check(
