@@ -26,8 +26,7 @@
 //!   the first device node exists and destroyed after the last one is gone.
 
 use kernel::{
-    bindings,
-    c_str,
+    bindings, c_str,
     ffi::c_int,
     prelude::*,
     static_lock_class,
@@ -50,7 +49,12 @@ module! {
     license: "GPL",
 }
 
-params::uint_param!(DEVICES, "devices", 1, "Number of devices /dev/asyncnN (1-256)");
+params::uint_param!(
+    DEVICES,
+    "devices",
+    1,
+    "Number of devices /dev/asyncnN (1-256)"
+);
 params::uint_param!(
     BUFFER_SIZE,
     "buffer_size",
@@ -163,8 +167,7 @@ impl FileOperations for AsyncnDevice {
             }
             state.len = n;
         }
-        self.subscribers
-            .notify(bindings::SIGIO, bindings::POLL_IN);
+        self.subscribers.notify(bindings::SIGIO, bindings::POLL_IN);
         Ok(n)
     }
 
@@ -212,7 +215,11 @@ impl kernel::Module for Asyncn {
         let mut devices = DeviceSet(KVec::with_capacity(count as usize, GFP_KERNEL)?);
         for index in 0..count {
             let mut device = KBox::pin_init(
-                CharDev::new(module, &ASYNCN_FOPS, AsyncnDevice::new(buffer_size as usize)),
+                CharDev::new(
+                    module,
+                    &ASYNCN_FOPS,
+                    AsyncnDevice::new(buffer_size as usize),
+                ),
                 GFP_KERNEL,
             )?;
             device.as_mut().register(&region, &class, NAME, index)?;

@@ -354,6 +354,12 @@ unsafe fn file_parts<'a, T: FileOperations>(
     }
 }
 
+/// `file_operations::open`.
+///
+/// # Safety
+///
+/// Only the VFS calls this, through a table made by [`Vtable::new`], for
+/// files of a live `CharDev<T>`.
 unsafe extern "C" fn open_callback<T: FileOperations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -383,6 +389,12 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
     }
 }
 
+/// `file_operations::release`.
+///
+/// # Safety
+///
+/// Only the VFS calls this, through a table made by [`Vtable::new`], for
+/// files of a live `CharDev<T>`.
 unsafe extern "C" fn release_callback<T: FileOperations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -400,6 +412,12 @@ unsafe extern "C" fn release_callback<T: FileOperations>(
     0
 }
 
+/// `file_operations::read`.
+///
+/// # Safety
+///
+/// Only the VFS calls this, through a table made by [`Vtable::new`], for
+/// files of a live `CharDev<T>`.
 unsafe extern "C" fn read_callback<T: FileOperations>(
     file: *mut bindings::file,
     buf: *mut c_char,
@@ -415,6 +433,12 @@ unsafe extern "C" fn read_callback<T: FileOperations>(
     }
 }
 
+/// `file_operations::write`.
+///
+/// # Safety
+///
+/// Only the VFS calls this, through a table made by [`Vtable::new`], for
+/// files of a live `CharDev<T>`.
 unsafe extern "C" fn write_callback<T: FileOperations>(
     file: *mut bindings::file,
     buf: *const c_char,
@@ -430,6 +454,12 @@ unsafe extern "C" fn write_callback<T: FileOperations>(
     }
 }
 
+/// `file_operations::fasync`.
+///
+/// # Safety
+///
+/// Only the VFS calls this, through a table made by [`Vtable::new`], for
+/// files of a live `CharDev<T>`.
 unsafe extern "C" fn fasync_callback<T: FileOperations>(
     fd: c_int,
     file: *mut bindings::file,

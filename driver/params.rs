@@ -60,7 +60,8 @@ pub(crate) const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
 /// (permission 0444) with the description `$desc`.
 macro_rules! uint_param {
     ($var:ident, $name:literal, $default:expr, $desc:literal) => {
-        pub(crate) static $var: $crate::params::UintParam = $crate::params::UintParam::new($default);
+        pub(crate) static $var: $crate::params::UintParam =
+            $crate::params::UintParam::new($default);
 
         const _: () = {
             #[link_section = "__param"]
@@ -73,7 +74,8 @@ macro_rules! uint_param {
                     mod_: unsafe {
                         #[allow(improper_ctypes)]
                         extern "C" {
-                            static __this_module: ::kernel::types::Opaque<::kernel::bindings::module>;
+                            static __this_module:
+                                ::kernel::types::Opaque<::kernel::bindings::module>;
                         }
                         __this_module.get()
                     },

@@ -7,12 +7,12 @@
 //! (`mutex_lock_interruptible()` returning `-ERESTARTSYS` to the syscall), so
 //! this is the same pinned C mutex with both entry points.
 
+use crate::compat;
 use core::{
     cell::UnsafeCell,
     marker::{PhantomData, PhantomPinned},
     ops::{Deref, DerefMut},
 };
-use crate::compat;
 use kernel::{bindings, error::code::ERESTARTSYS, prelude::*, sync::LockClassKey, types::Opaque};
 
 /// Data `T` protected by a kernel mutex.
@@ -71,12 +71,18 @@ impl<T> InterruptibleMutex<T> {
 
 // With lockdep (`CONFIG_DEBUG_LOCK_ALLOC`) the C API is a macro over the
 // `_nested` variant.
+/// # Safety
+///
+/// `raw` must point to an initialised, pinned mutex.
 #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
 unsafe fn lock_interruptible(raw: *mut bindings::mutex) -> core::ffi::c_int {
     // SAFETY: the caller passes an initialised mutex.
     unsafe { bindings::mutex_lock_interruptible(raw) }
 }
 
+/// # Safety
+///
+/// `raw` must point to an initialised, pinned mutex.
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 unsafe fn lock_interruptible(raw: *mut bindings::mutex) -> core::ffi::c_int {
     // SAFETY: the caller passes an initialised mutex.
