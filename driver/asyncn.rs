@@ -4,27 +4,43 @@
 //!
 //! Each device `/dev/asyncnN` holds one message in a fixed-size buffer.
 //! A write replaces the message and notifies every subscribed open file
-//! (`fcntl(F_SETOWN)` + `O_ASYNC`) with `SIGIO`, band `POLL_IN`; a read
-//! returns the current message.
+//! (`fcntl(F_SETOWN)` + `O_ASYNC`) with `SIGIO`, band `POLL_IN`, and wakes
+//! blocked readers and pollers.
+//!
+//! Every write that succeeds gives the message a new generation number.
+//! Each open file remembers the generation it read last: `read` returns
+//! the current message when the file has not read it yet, otherwise it
+//! blocks until the next write (or fails with `EAGAIN` under `O_NONBLOCK`).
+//! `poll` reports `POLLIN | POLLRDNORM` exactly when `read` would not block,
+//! and `POLLOUT | POLLWRNORM` to writers (a write never waits for readers).
 //!
 //! Module parameters: `devices` (1..=256, default 1) and `buffer_size`
 //! (1..=65536 bytes, default 256). Out-of-range values fail the load with
 //! `EINVAL` and a kernel log line saying why.
 //!
+//! Statistics, read-only, in `/sys/class/asyncn/asyncnN/`: `buffer_size`,
+//! `readers`, `writers`, `subscribers` (open files now), `writes`,
+//! `notifications` (signals requested since load: per write, the number of
+//! subscribers at that moment).
+//!
 //! # Locking
 //!
 //! - `AsyncnDevice::state` (a mutex) protects the buffer, the message
-//!   length and the open/reader/writer counts. It is held for the copy
-//!   between user and buffer only; `read`/`write`/`open` wait for it
+//!   length, the generation counter and the open count. It is held for the
+//!   copy between user and buffer only; `read`/`write`/`open` wait for it
 //!   interruptibly (a signal gives `-ERESTARTSYS`), `release` cannot fail
 //!   and waits uninterruptibly.
-//! - `AsyncnDevice::subscribers` (the fasync list) has its own locking in
-//!   the VFS: `fasync_helper` serialises changes, `kill_fasync` walks it
-//!   under RCU. Notification happens after the mutex is released, so a
-//!   subscriber woken by the signal never waits for the writer's lock.
+//! - `AsyncnDevice::current` (the generation of the readable message, 0 for
+//!   none) is written under the mutex and read without it by the wait
+//!   condition and `poll`; `OpenFile::seen` is written under the mutex by
+//!   the file's own reads. Statistics are atomics.
+//! - `AsyncnDevice::subscribers` (the fasync list) and `readable` (the wait
+//!   queue) have their own locking. Wake-ups and signals are sent after the
+//!   mutex is released, so a woken reader never waits for the writer's lock.
 //! - Nothing else is shared between tasks. Module data is created before
 //!   the first device node exists and destroyed after the last one is gone.
 
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     bindings, c_str,
     ffi::c_int,
@@ -38,8 +54,11 @@ mod compat;
 mod params;
 mod sync;
 
-use chrdev::{CharDev, Class, FasyncQueue, File, FileOperations, Region};
-use sync::InterruptibleMutex;
+use chrdev::{
+    poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM},
+    CharDev, Class, FasyncQueue, File, FileOperations, PollTable, ReadOnlyAttributes, Region,
+};
+use sync::{InterruptibleMutex, WaitQueue};
 
 module! {
     type: Asyncn,
@@ -67,6 +86,14 @@ const BUFFER_SIZE_MAX: u32 = 65536;
 const NAME: &CStr = c_str!("asyncn");
 
 chrdev::declare_file_operations!(ASYNCN_FOPS, AsyncnDevice);
+chrdev::declare_attribute_groups!(ASYNCN_ATTRIBUTES, AsyncnDevice, [
+    0 => "buffer_size",
+    1 => "readers",
+    2 => "writers",
+    3 => "subscribers",
+    4 => "writes",
+    5 => "notifications",
+]);
 
 /// What the device mutex protects.
 struct State {
@@ -75,10 +102,20 @@ struct State {
     buffer: Option<KVec<u8>>,
     /// Length of the current message in `buffer`.
     len: usize,
-    /// Open files, and those of them opened for reading / for writing.
+    /// Generation of the last successful write (never reused).
+    generation: u64,
+    /// Open files of the device.
     opens: u32,
-    readers: u32,
-    writers: u32,
+}
+
+/// Statistics shown in sysfs.
+#[derive(Default)]
+struct Stats {
+    readers: AtomicU32,
+    writers: AtomicU32,
+    subscribers: AtomicU32,
+    writes: AtomicU64,
+    notifications: AtomicU64,
 }
 
 /// One `/dev/asyncnN`.
@@ -87,8 +124,22 @@ struct AsyncnDevice {
     buffer_size: usize,
     #[pin]
     state: InterruptibleMutex<State>,
+    /// Generation of the readable message; 0 when there is none (no write
+    /// yet, or the last write faulted).
+    current: AtomicU64,
+    #[pin]
+    readable: WaitQueue,
     subscribers: FasyncQueue,
+    stats: Stats,
 }
+
+/// One open file: the generation of the message it read last (0: none).
+struct OpenFile {
+    seen: AtomicU64,
+}
+
+const READABLE: u32 = POLLIN | POLLRDNORM;
+const WRITABLE: u32 = POLLOUT | POLLWRNORM;
 
 impl AsyncnDevice {
     fn new(buffer_size: usize) -> impl PinInit<Self, Error> {
@@ -98,57 +149,101 @@ impl AsyncnDevice {
                 State {
                     buffer: None,
                     len: 0,
+                    generation: 0,
                     opens: 0,
-                    readers: 0,
-                    writers: 0,
                 },
                 c_str!("asyncn_device_state"),
                 static_lock_class!(),
             ),
+            current: AtomicU64::new(0),
+            readable <- WaitQueue::new(c_str!("asyncn_readable"), static_lock_class!()),
             subscribers: FasyncQueue::new(),
+            stats: Stats::default(),
         })
+    }
+
+    /// Whether `open` has a message to read: `read` would not block.
+    fn has_unread(&self, open: &OpenFile) -> bool {
+        let current = self.current.load(Ordering::Acquire);
+        current != 0 && current != open.seen.load(Ordering::Relaxed)
+    }
+
+    /// Wakes readers and pollers, then signals the subscribers.
+    fn notify(&self) {
+        self.readable.wake_all(READABLE);
+        let subscribers = self.stats.subscribers.load(Ordering::Relaxed);
+        self.stats
+            .notifications
+            .fetch_add(u64::from(subscribers), Ordering::Relaxed);
+        self.subscribers.notify(bindings::SIGIO, bindings::POLL_IN);
     }
 }
 
 impl FileOperations for AsyncnDevice {
-    type Open = ();
+    type Open = OpenFile;
 
-    fn open(&self, file: &File) -> Result<()> {
+    fn open(&self, file: &File) -> Result<OpenFile> {
         let mut state = self.state.lock_interruptible()?;
         if state.buffer.is_none() {
             state.buffer = Some(KVec::from_elem(0u8, self.buffer_size, GFP_KERNEL)?);
             state.len = 0;
         }
         state.opens += 1;
-        state.readers += u32::from(file.is_reader());
-        state.writers += u32::from(file.is_writer());
-        Ok(())
+        if file.is_reader() {
+            self.stats.readers.fetch_add(1, Ordering::Relaxed);
+        }
+        if file.is_writer() {
+            self.stats.writers.fetch_add(1, Ordering::Relaxed);
+        }
+        // A new file has read nothing: a message already there is unread.
+        Ok(OpenFile {
+            seen: AtomicU64::new(0),
+        })
     }
 
-    fn release(&self, _open: (), file: &File) {
+    fn release(&self, _open: OpenFile, file: &File) {
         // Unsubscribe first: no signal may target a file being closed.
-        self.subscribers.remove(file);
+        if self.subscribers.remove(file) {
+            self.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if file.is_reader() {
+            self.stats.readers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if file.is_writer() {
+            self.stats.writers.fetch_sub(1, Ordering::Relaxed);
+        }
         let mut state = self.state.lock();
         state.opens -= 1;
-        state.readers -= u32::from(file.is_reader());
-        state.writers -= u32::from(file.is_writer());
         if state.opens == 0 {
             state.buffer = None;
             state.len = 0;
+            self.current.store(0, Ordering::Release);
         }
     }
 
-    fn read(&self, _open: &(), _file: &File, out: &mut UserSliceWriter) -> Result<usize> {
-        let state = self.state.lock_interruptible()?;
-        let buffer = state.buffer.as_deref().ok_or(EBADF)?;
-        // Only the current message's bytes: never what an older, longer
-        // message left behind it.
-        let n = state.len.min(out.len());
-        out.write_slice(&buffer[..n])?;
-        Ok(n)
+    fn read(&self, open: &OpenFile, file: &File, out: &mut UserSliceWriter) -> Result<usize> {
+        loop {
+            {
+                let state = self.state.lock_interruptible()?;
+                let current = self.current.load(Ordering::Acquire);
+                if current != 0 && current != open.seen.load(Ordering::Relaxed) {
+                    let buffer = state.buffer.as_deref().ok_or(EBADF)?;
+                    // Only the current message's bytes: never what an
+                    // older, longer message left behind it.
+                    let n = state.len.min(out.len());
+                    out.write_slice(&buffer[..n])?;
+                    open.seen.store(current, Ordering::Relaxed);
+                    return Ok(n);
+                }
+            }
+            if file.is_nonblocking() {
+                return Err(EAGAIN);
+            }
+            self.readable.wait_interruptible(|| self.has_unread(open))?;
+        }
     }
 
-    fn write(&self, _open: &(), _file: &File, input: &mut UserSliceReader) -> Result<usize> {
+    fn write(&self, _open: &OpenFile, _file: &File, input: &mut UserSliceReader) -> Result<usize> {
         // Longer input is truncated to the buffer; the accepted length is
         // returned. A zero-length write changes nothing and notifies no one.
         let n = input.len().min(self.buffer_size);
@@ -163,16 +258,55 @@ impl FileOperations for AsyncnDevice {
                 // buffer: drop the message rather than show a torn one.
                 buffer[..n].fill(0);
                 state.len = 0;
+                self.current.store(0, Ordering::Release);
                 return Err(e);
             }
             state.len = n;
+            state.generation += 1;
+            self.current.store(state.generation, Ordering::Release);
         }
-        self.subscribers.notify(bindings::SIGIO, bindings::POLL_IN);
+        self.stats.writes.fetch_add(1, Ordering::Relaxed);
+        self.notify();
         Ok(n)
     }
 
-    fn fasync(&self, _open: &(), fd: c_int, file: &File, on: bool) -> Result {
-        self.subscribers.update(fd, file, on)
+    fn fasync(&self, _open: &OpenFile, fd: c_int, file: &File, on: bool) -> Result {
+        if self.subscribers.update(fd, file, on)? {
+            if on {
+                self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn poll(&self, open: &OpenFile, file: &File, table: &PollTable) -> u32 {
+        // Register first, then test: a write in between still wakes us.
+        table.register(file, &self.readable);
+        let mut mask = 0;
+        if file.is_reader() && self.has_unread(open) {
+            mask |= READABLE;
+        }
+        if file.is_writer() {
+            mask |= WRITABLE;
+        }
+        mask
+    }
+}
+
+impl ReadOnlyAttributes for AsyncnDevice {
+    fn show(&self, index: usize) -> u64 {
+        let stats = &self.stats;
+        match index {
+            0 => self.buffer_size as u64,
+            1 => stats.readers.load(Ordering::Relaxed).into(),
+            2 => stats.writers.load(Ordering::Relaxed).into(),
+            3 => stats.subscribers.load(Ordering::Relaxed).into(),
+            4 => stats.writes.load(Ordering::Relaxed),
+            5 => stats.notifications.load(Ordering::Relaxed),
+            _ => 0,
+        }
     }
 }
 
@@ -222,7 +356,9 @@ impl kernel::Module for Asyncn {
                 ),
                 GFP_KERNEL,
             )?;
-            device.as_mut().register(&region, &class, NAME, index)?;
+            device
+                .as_mut()
+                .register(&region, &class, &ASYNCN_ATTRIBUTES, NAME, index)?;
             devices.0.push(Some(device), GFP_KERNEL)?;
         }
 

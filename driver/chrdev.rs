@@ -14,7 +14,10 @@
 //!   whose C callbacks call safe trait methods;
 //! - [`File`]: the `struct file` of an open call;
 //! - [`FasyncQueue`]: the list of `O_ASYNC` subscribers (`fasync_helper`,
-//!   `kill_fasync`).
+//!   `kill_fasync`);
+//! - [`PollTable`]: the `poll_table` of a `poll` call (`poll_wait`);
+//! - [`ReadOnlyAttributes`] and [`declare_attribute_groups!`]: read-only
+//!   sysfs files of each device node.
 //!
 //! Lifetimes: a `CharDev` must be dropped before the `Class` and `Region` it
 //! was registered with. Open files hold a reference on the module (the
@@ -59,6 +62,34 @@ mod cdev_sys {
         pub(super) fn cdev_add(cdev: *mut cdev, dev: bindings::dev_t, count: c_uint) -> c_int;
         pub(super) fn cdev_del(cdev: *mut cdev);
     }
+}
+
+/// `struct poll_table_struct`, opaque in the generated bindings
+/// (`<linux/poll.h>` is not among the headers bindgen reads). Layout from
+/// include/linux/poll.h, unchanged since Linux 2.6.
+mod poll_sys {
+    use kernel::bindings;
+
+    pub(super) type PollQueueProc = unsafe extern "C" fn(
+        *mut bindings::file,
+        *mut bindings::wait_queue_head,
+        *mut poll_table_struct,
+    );
+
+    #[repr(C)]
+    pub(super) struct poll_table_struct {
+        pub(super) qproc: Option<PollQueueProc>,
+        pub(super) key: bindings::__poll_t,
+    }
+}
+
+/// Poll event bits (include/uapi/asm-generic/poll.h; the same values on
+/// arm, arm64 and x86). `(__force __poll_t)` casts hide them from bindgen.
+pub(crate) mod poll {
+    pub(crate) const POLLIN: u32 = 0x0001;
+    pub(crate) const POLLOUT: u32 = 0x0004;
+    pub(crate) const POLLRDNORM: u32 = 0x0040;
+    pub(crate) const POLLWRNORM: u32 = 0x0100;
 }
 
 /// A range of character device numbers.
@@ -151,6 +182,14 @@ impl File {
         self.mode() & FMODE_WRITE != 0
     }
 
+    /// Whether the file is in non-blocking mode (`O_NONBLOCK`).
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        // SAFETY: reading `f_flags` of a live file; `fcntl(F_SETFL)` may
+        // change it concurrently, which only makes this answer stale.
+        let flags = unsafe { core::ptr::read_volatile(&(*self.as_ptr()).f_flags) };
+        flags & bindings::O_NONBLOCK != 0
+    }
+
     fn mode(&self) -> u32 {
         // SAFETY: `f_mode` is set before `open` and not changed concurrently
         // in the bits read here.
@@ -179,6 +218,28 @@ pub(crate) trait FileOperations: Sync + Sized {
     fn write(&self, open: &Self::Open, file: &File, input: &mut UserSliceReader) -> Result<usize>;
     /// `fcntl(F_SETFL)` changing `O_ASYNC`.
     fn fasync(&self, open: &Self::Open, fd: c_int, file: &File, on: bool) -> Result;
+    /// `poll`/`select`/`epoll`: registers on the wait queues through
+    /// `table`, returns the `POLL*` mask of what would not block now.
+    fn poll(&self, open: &Self::Open, file: &File, table: &PollTable) -> u32;
+}
+
+/// The `poll_table` of one `poll` call.
+pub(crate) struct PollTable(*mut poll_sys::poll_table_struct);
+
+impl PollTable {
+    /// `poll_wait()`: makes `queue` wake this poller.
+    pub(crate) fn register(&self, file: &File, queue: &crate::sync::WaitQueue) {
+        if self.0.is_null() {
+            return;
+        }
+        // SAFETY: a non-null table is valid for the duration of the `poll`
+        // call; `qproc` is the VFS's queueing function for it.
+        unsafe {
+            if let Some(qproc) = (*self.0).qproc {
+                qproc(file.as_ptr(), queue.as_ptr(), self.0);
+            }
+        }
+    }
 }
 
 /// A `struct file_operations` table of this module.
@@ -201,6 +262,7 @@ impl Vtable {
             read: Some(read_callback::<T>),
             write: Some(write_callback::<T>),
             fasync: Some(fasync_callback::<T>),
+            poll: Some(poll_callback::<T>),
             // SAFETY: all-zero is a valid `file_operations` (no callback).
             ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
         })
@@ -273,10 +335,13 @@ impl<T: FileOperations> CharDev<T> {
 
     /// Makes the device live as `/dev/<name><index>`: adds the cdev for the
     /// `index`-th number of `region` and creates the node in `class`.
+    /// `groups` are the sysfs attributes of the node (see
+    /// [`declare_attribute_groups!`]); they find `T` as the node's drvdata.
     pub(crate) fn register(
         self: Pin<&mut Self>,
         region: &Region,
         class: &Class,
+        groups: &'static AttributeGroups,
         name: &'static CStr,
         index: u32,
     ) -> Result {
@@ -287,13 +352,17 @@ impl<T: FileOperations> CharDev<T> {
         // SAFETY: the cdev was initialised by `new` and is pinned; from here
         // on files may be opened, and `data` is fully initialised.
         to_result(unsafe { cdev_sys::cdev_add(this.cdev.get(), devt, 1) })?;
-        // SAFETY: `class` is live; the format takes one `unsigned int`.
+        let drvdata: *const T = &this.data;
+        // SAFETY: `class` is live; `groups` is a static, NULL-terminated
+        // array; `drvdata` outlives the node (removed in `drop`); the format
+        // takes a string and an `unsigned int`.
         let node = unsafe {
-            bindings::device_create(
+            bindings::device_create_with_groups(
                 class.0.as_ptr(),
                 ptr::null_mut(),
                 devt,
-                ptr::null_mut(),
+                drvdata.cast_mut().cast(),
+                groups.as_ptr(),
                 c_str!("%s%u").as_char_ptr(),
                 name.as_char_ptr(),
                 index,
@@ -473,6 +542,21 @@ unsafe extern "C" fn fasync_callback<T: FileOperations>(
     }
 }
 
+/// `file_operations::poll`.
+///
+/// # Safety
+///
+/// Only the VFS calls this, through a table made by [`Vtable::new`], for
+/// files of a live `CharDev<T>`.
+unsafe extern "C" fn poll_callback<T: FileOperations>(
+    file: *mut bindings::file,
+    table: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: `poll` is only called on files opened by `open_callback`.
+    let (dev, open, file) = unsafe { file_parts::<T>(file) };
+    dev.poll(open, file, &PollTable(table.cast()))
+}
+
 /// The `O_ASYNC` subscribers of a device: the head of the kernel's
 /// `fasync_struct` list.
 ///
@@ -493,17 +577,20 @@ impl FasyncQueue {
         Self(Opaque::new(ptr::null_mut()))
     }
 
-    /// Adds or removes `file` (the `fasync` file operation).
-    pub(crate) fn update(&self, fd: c_int, file: &File, on: bool) -> Result {
+    /// Adds or removes `file` (the `fasync` file operation); true when the
+    /// list changed (false: it was already in or out).
+    pub(crate) fn update(&self, fd: c_int, file: &File, on: bool) -> Result<bool> {
         // SAFETY: `file` is a live open file; the head is valid.
         let ret = unsafe { bindings::fasync_helper(fd, file.as_ptr(), on.into(), self.0.get()) };
-        to_result(ret.min(0))
+        to_result(ret.min(0))?;
+        Ok(ret > 0)
     }
 
-    /// Removes `file`, whatever its `O_ASYNC` state (on release).
-    pub(crate) fn remove(&self, file: &File) {
-        // Removal of an absent entry is a no-op and cannot fail.
-        let _ = self.update(-1, file, false);
+    /// Removes `file`, whatever its `O_ASYNC` state (on release); true when
+    /// it was subscribed.
+    pub(crate) fn remove(&self, file: &File) -> bool {
+        // Removal cannot fail: it allocates nothing.
+        self.update(-1, file, false).unwrap_or(false)
     }
 
     /// Sends `signal` to every subscriber, with `si_band` from `band`.
@@ -512,3 +599,100 @@ impl FasyncQueue {
         unsafe { bindings::kill_fasync(self.0.get(), signal as c_int, band as c_int) };
     }
 }
+
+/// Read-only sysfs attributes of a device node: attribute `index` of the
+/// table declared with [`declare_attribute_groups!`] shows `show(index)`.
+pub(crate) trait ReadOnlyAttributes: Sync {
+    fn show(&self, index: usize) -> u64;
+}
+
+/// `device_attribute::show` for attribute `I` of `T`.
+///
+/// # Safety
+///
+/// Only sysfs calls this, for a node made by [`CharDev::register`] with
+/// drvdata pointing at a live `T`.
+#[doc(hidden)]
+pub(crate) unsafe extern "C" fn show_attribute<T: ReadOnlyAttributes, const I: usize>(
+    dev: *mut bindings::device,
+    _attr: *mut bindings::device_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: per the contract, drvdata is the node's `T`; sysfs removes the
+    // attributes (waiting for running `show`s) before the node goes away.
+    let data = unsafe { &*(*dev).driver_data.cast::<T>() };
+    let value: u64 = data.show(I);
+    // SAFETY: `buf` is the page sysfs provides; the format takes one u64.
+    unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), value) as isize }
+}
+
+/// A static attribute table.
+#[doc(hidden)]
+#[repr(transparent)]
+pub(crate) struct Attribute(pub(crate) bindings::device_attribute);
+// SAFETY: immutable after compilation; the kernel only reads it.
+unsafe impl Sync for Attribute {}
+
+#[doc(hidden)]
+#[repr(transparent)]
+pub(crate) struct AttributePointers<const N: usize>(pub(crate) [*mut bindings::attribute; N]);
+// SAFETY: as above.
+unsafe impl<const N: usize> Sync for AttributePointers<N> {}
+
+#[doc(hidden)]
+#[repr(transparent)]
+pub(crate) struct AttributeGroup(pub(crate) bindings::attribute_group);
+// SAFETY: as above.
+unsafe impl Sync for AttributeGroup {}
+
+/// A NULL-terminated list of attribute groups, as `device_create_with_groups`
+/// takes it.
+#[repr(transparent)]
+pub(crate) struct AttributeGroups(pub(crate) [*const bindings::attribute_group; 2]);
+// SAFETY: as above.
+unsafe impl Sync for AttributeGroups {}
+
+impl AttributeGroups {
+    fn as_ptr(&'static self) -> *mut *const bindings::attribute_group {
+        self.0.as_ptr().cast_mut()
+    }
+}
+
+/// A read-only (0444) attribute named `name` showing value `I` of `T`.
+#[doc(hidden)]
+pub(crate) const fn attribute<T: ReadOnlyAttributes, const I: usize>(
+    name: &'static CStr,
+) -> Attribute {
+    // SAFETY: all-zero is a valid `device_attribute` (no callbacks).
+    let mut attr: bindings::device_attribute =
+        unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+    attr.attr.name = name.as_char_ptr();
+    attr.attr.mode = 0o444;
+    attr.show = Some(show_attribute::<T, I>);
+    Attribute(attr)
+}
+
+/// Declares `static $groups: AttributeGroups` with one read-only attribute
+/// per name; attribute `i` shows `<$t as ReadOnlyAttributes>::show(i)`.
+macro_rules! declare_attribute_groups {
+    ($groups:ident, $t:ty, [$($index:literal => $name:literal),+ $(,)?]) => {
+        static $groups: $crate::chrdev::AttributeGroups = {
+            use $crate::chrdev::{
+                attribute, Attribute, AttributeGroup, AttributeGroups, AttributePointers,
+            };
+            use ::core::ptr::{addr_of, null, null_mut};
+
+            static ATTRS: [Attribute; [$($index),+].len()] =
+                [$(attribute::<$t, $index>(::kernel::c_str!($name))),+];
+            static POINTERS: AttributePointers<{ [$($index),+].len() + 1 }> =
+                AttributePointers([$(addr_of!(ATTRS[$index].0.attr).cast_mut(),)+ null_mut()]);
+            static GROUP: AttributeGroup = AttributeGroup(::kernel::bindings::attribute_group {
+                attrs: addr_of!(POINTERS.0).cast_mut().cast(),
+                // SAFETY: all-zero is a valid rest of `attribute_group`.
+                ..unsafe { ::core::mem::MaybeUninit::zeroed().assume_init() }
+            });
+            AttributeGroups([addr_of!(GROUP.0), null()])
+        };
+    };
+}
+pub(crate) use declare_attribute_groups;

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A kernel `struct mutex` that can be taken interruptibly.
+//! Sleeping primitives the driver needs beyond the `kernel` crate's.
 //!
-//! The `kernel` crate's `Mutex` only offers an uninterruptible `lock()`. A
-//! character device must let a signal interrupt a task waiting for the lock
-//! (`mutex_lock_interruptible()` returning `-ERESTARTSYS` to the syscall), so
-//! this is the same pinned C mutex with both entry points.
+//! - [`InterruptibleMutex`]: the `kernel` crate's `Mutex` only offers an
+//!   uninterruptible `lock()`. A character device must let a signal
+//!   interrupt a task waiting for the lock (`mutex_lock_interruptible()`
+//!   returning `-ERESTARTSYS` to the syscall), so this is the same pinned C
+//!   mutex with both entry points.
+//! - [`WaitQueue`]: a C wait queue usable both for blocking reads and for
+//!   `poll`, which needs the raw queue head.
 
 use crate::compat;
 use core::{
@@ -125,5 +128,95 @@ impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the guard was created by taking this lock and still holds it.
         unsafe { bindings::mutex_unlock(self.lock.raw.get()) };
+    }
+}
+
+/// A kernel wait queue (`wait_queue_head_t`): tasks sleep on it until a
+/// condition holds; `poll` registers on it too.
+#[pin_data]
+pub(crate) struct WaitQueue {
+    #[pin]
+    raw: Opaque<bindings::wait_queue_head>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the wait queue has its own spinlock; every operation on it is
+// safe from any task.
+unsafe impl Send for WaitQueue {}
+// SAFETY: as above.
+unsafe impl Sync for WaitQueue {}
+
+impl WaitQueue {
+    /// An initialiser of an empty queue; `name` and `key` are lockdep's.
+    pub(crate) fn new(name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes and pinned afterwards;
+            // `name` and `key` are static.
+            raw <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_waitqueue_head(
+                    slot,
+                    name.as_char_ptr(),
+                    compat::lock_class_key_ptr(key),
+                )
+            }),
+            _pin: PhantomPinned,
+        })
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::wait_queue_head {
+        self.raw.get()
+    }
+
+    /// Sleeps until `condition()` holds (`wait_event_interruptible()`); a
+    /// signal ends the wait with `ERESTARTSYS`.
+    pub(crate) fn wait_interruptible(&self, condition: impl Fn() -> bool) -> Result {
+        if condition() {
+            return Ok(());
+        }
+        let mut entry = core::mem::MaybeUninit::<bindings::wait_queue_entry>::uninit();
+        let entry = entry.as_mut_ptr();
+        // SAFETY: `entry` lives on this stack frame, is not moved, and is
+        // removed from the queue by `finish_wait` before the frame ends.
+        unsafe { bindings::init_wait_entry(entry, 0) };
+        let mut result = Ok(());
+        loop {
+            // SAFETY: queue and entry are initialised; this also sets the
+            // task state, so a wake-up after the check below is not lost.
+            let pending = unsafe {
+                bindings::prepare_to_wait_event(
+                    self.raw.get(),
+                    entry,
+                    bindings::TASK_INTERRUPTIBLE as core::ffi::c_int,
+                )
+            };
+            if condition() {
+                break;
+            }
+            if pending != 0 {
+                result = Err(ERESTARTSYS);
+                break;
+            }
+            // SAFETY: sleeping is allowed here: no spinlock is held.
+            unsafe { bindings::schedule() };
+        }
+        // SAFETY: `entry` was set up by `init_wait_entry` above.
+        unsafe { bindings::finish_wait(self.raw.get(), entry) };
+        result
+    }
+
+    /// Wakes every interruptible sleeper and poller; `key` is the poll mask
+    /// that became true (epoll uses it to skip unrelated wake-ups).
+    pub(crate) fn wake_all(&self, key: u32) {
+        // SAFETY: the queue is initialised; `key` is passed as an integer
+        // cast to a pointer, as `wake_up_interruptible_poll()` does.
+        unsafe {
+            bindings::__wake_up(
+                self.raw.get(),
+                bindings::TASK_INTERRUPTIBLE,
+                0,
+                key as usize as *mut core::ffi::c_void,
+            )
+        };
     }
 }

@@ -14,9 +14,12 @@ done
 release=$(cat "$KBUILD/include/config/kernel.release")
 
 step "assembling the initramfs"
+# The group the udev/mdev rule gives the nodes to.
+printf 'root:x:0:0:root:/:/bin/sh\n' >"$OUT/passwd"
+printf 'root:x:0:\nasyncn:x:990:\n' >"$OUT/group"
 spec=$OUT/initramfs.list
 {
-	for dir in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /etc /etc/init.d \
+	for dir in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /etc /etc/init.d /etc/default \
 		/lib /lib/modules "/lib/modules/$release" "/lib/modules/$release/extra"; do
 		echo "dir $dir 0755 0 0"
 	done
@@ -25,6 +28,9 @@ spec=$OUT/initramfs.list
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $TOP/scripts/guest-init 0755 0 0"
 	echo "file /etc/init.d/asyncn $TOP/init/asyncn 0755 0 0"
+	echo "file /etc/mdev.conf $TOP/init/asyncn.mdev 0644 0 0"
+	echo "file /etc/passwd $OUT/passwd 0644 0 0"
+	echo "file /etc/group $OUT/group 0644 0 0"
 	echo "file /lib/modules/$release/extra/asyncn.ko $OUT/asyncn.ko 0644 0 0"
 	echo "file /usr/bin/asyncn-test $OUT/asyncn-test 0755 0 0"
 } >"$spec"

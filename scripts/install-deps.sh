@@ -65,7 +65,8 @@ if [ ! -x "$busybox" ]; then
 		as_root apt-get update -qq
 	fi
 	tmp=$(mktemp -d)
-	chmod 0755 "$tmp" # apt-get download drops privileges to _apt
+	# apt-get download, run as root, drops privileges to _apt and writes here.
+	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$tmp"
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH") ||
 		{ as_root apt-get update -qq && (cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH"); }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::unistd::getpid;
 
 use crate::device::{Access, Device, ModuleParams};
@@ -73,8 +74,58 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "fresh-buffer",
-        about: "the buffer is freed with the last close: reopening reads an empty message",
+        about: "the buffer is freed with the last close: a reopened device has no message",
         run: fresh_buffer,
+    },
+    Case {
+        name: "blocking-read",
+        about: "a read with nothing unread blocks until the next write; a signal interrupts it",
+        run: crate::readiness::blocking_read,
+    },
+    Case {
+        name: "nonblocking",
+        about: "under O_NONBLOCK an up-to-date reader gets EAGAIN",
+        run: crate::readiness::nonblocking,
+    },
+    Case {
+        name: "poll",
+        about: "poll/select report POLLIN exactly when read would not block, POLLOUT to writers",
+        run: crate::readiness::poll_readiness,
+    },
+    Case {
+        name: "epoll",
+        about: "epoll_wait returns the fd after a write and not before",
+        run: crate::readiness::epoll,
+    },
+    Case {
+        name: "setsig",
+        about: "F_SETSIG queues one real-time signal per write with si_fd, si_code and si_band",
+        run: crate::fanout::setsig,
+    },
+    Case {
+        name: "fanout",
+        about: "64 subscriber processes over several devices each get exactly their device's writes",
+        run: crate::fanout::fanout,
+    },
+    Case {
+        name: "statistics",
+        about: "sysfs counters: buffer_size, readers, writers, subscribers, writes, notifications",
+        run: crate::sysfs::statistics,
+    },
+    Case {
+        name: "permissions",
+        about: "the udev/mdev rule gives the nodes group asyncn and mode 0660",
+        run: crate::sysfs::permissions,
+    },
+    Case {
+        name: "posix-aio",
+        about: "aio_read and aio_write complete with completion signals",
+        run: crate::asyncio::posix_aio,
+    },
+    Case {
+        name: "tokio",
+        about: "a tokio AsyncFd reader is woken by the driver's poll",
+        run: crate::asyncio::tokio_reader,
     },
     Case {
         name: "module-params",
@@ -83,7 +134,7 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-const WAIT: Duration = Duration::from_secs(5);
+pub const WAIT: Duration = Duration::from_secs(5);
 
 /// The messages of the seed scenario; the last one ends the reader.
 pub const SCENARIO_MESSAGES: &[&str] = &[
@@ -186,7 +237,7 @@ fn scenario_reader(
     mut report: std::fs::File,
 ) -> io::Result<()> {
     let sigio = SigioCounter::install()?;
-    let mut dev = Device::open(device, Access::Read)?;
+    let dev = Device::open(device, Access::Read)?;
     dev.subscribe(getpid())?;
     println!(
         "reader: pid {} subscribed to {} (F_SETOWN + O_ASYNC)",
@@ -325,7 +376,7 @@ fn not_seekable(ctx: &Context, tap: &mut Tap) -> CaseResult {
 }
 
 fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
-    let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
+    let mut dev = Device::open_with(&ctx.device, Access::ReadWrite, OFlag::O_NONBLOCK)?;
     let fd = dev.file().as_raw_fd();
     let guard = module::inaccessible_page()?;
     for (what, ptr) in [
@@ -339,13 +390,10 @@ fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
             w == Err(Errno::EFAULT),
             format!("write from {what} fails with EFAULT ({w:?})"),
         );
-        let left = dev.receive(ctx.params.buffer_size)?;
+        let left = errno_of(dev.receive(ctx.params.buffer_size));
         tap.check(
-            left.is_empty(),
-            format!(
-                "a faulting write leaves no torn message (read {} bytes)",
-                left.len()
-            ),
+            left == Some(Errno::EAGAIN),
+            format!("a faulting write leaves no message to read, torn or old ({left:?})"),
         );
         dev.send(b"a message to read")?;
         // SAFETY: as above.
@@ -408,11 +456,11 @@ fn fresh_buffer(ctx: &Context, tap: &mut Tap) -> CaseResult {
         let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
         dev.send(b"forgotten after the last close")?;
     }
-    let mut dev = Device::open(&ctx.device, Access::Read)?;
-    let back = dev.receive(ctx.params.buffer_size)?;
+    let dev = Device::open_with(&ctx.device, Access::Read, OFlag::O_NONBLOCK)?;
+    let back = errno_of(dev.receive(ctx.params.buffer_size));
     tap.check(
-        back.is_empty(),
-        format!("a reopened device reads 0 bytes (got {})", back.len()),
+        back == Some(Errno::EAGAIN),
+        format!("a reopened device has no message: EAGAIN ({back:?})"),
     );
     Ok(())
 }
@@ -447,11 +495,16 @@ fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
         );
     }
 
-    module::load(path, "").map_err(io::Error::from)?;
+    // Back to the parameters the module had, for whatever runs next.
+    let original = format!(
+        "devices={} buffer_size={}",
+        ctx.params.devices, ctx.params.buffer_size
+    );
+    module::load(path, &original).map_err(io::Error::from)?;
     let back = module::wait_for(&ctx.device, WAIT);
     tap.check(
         back,
-        format!("reload with defaults recreated {}", ctx.device.display()),
+        format!("reload with {original} recreated {}", ctx.device.display()),
     );
     Ok(())
 }

@@ -52,9 +52,9 @@ impl Device {
     }
 
     /// Reads the current message into a buffer of `capacity` bytes.
-    pub fn receive(&mut self, capacity: usize) -> io::Result<Vec<u8>> {
+    pub fn receive(&self, capacity: usize) -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; capacity];
-        let n = self.file.read(&mut buf)?;
+        let n = (&self.file).read(&mut buf)?;
         buf.truncate(n);
         Ok(buf)
     }
@@ -81,6 +81,12 @@ impl Device {
     /// The underlying file, for the system calls the cases probe directly.
     pub fn file(&mut self) -> &mut File {
         &mut self.file
+    }
+}
+
+impl AsRawFd for Device {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
     }
 }
 
@@ -130,4 +136,16 @@ fn read_param<T: std::str::FromStr>(name: &str) -> io::Result<T> {
             format!("{}: not a number: {:?}", path.display(), text.trim()),
         )
     })
+}
+
+/// `/dev/asyncnN` for device `index`, in the directory of `first`.
+pub fn node_path(first: &Path, index: u32) -> std::path::PathBuf {
+    let dir = first.parent().unwrap_or_else(|| Path::new("/dev"));
+    dir.join(format!("asyncn{index}"))
+}
+
+/// The sysfs directory of a device node: `/sys/class/asyncn/<node name>`.
+pub fn sysfs_dir(node: &Path) -> std::path::PathBuf {
+    let name = node.file_name().unwrap_or_default();
+    Path::new("/sys/class/asyncn").join(name)
 }

@@ -3,11 +3,16 @@
 //! Exit status: 0 every check passed, 1 a check failed, 2 bad command
 //! line, 3 the device or module is not there.
 
+mod asyncio;
 mod cases;
 mod device;
+mod fanout;
 mod module;
 mod proc;
+mod readiness;
+mod rtsig;
 mod sigio;
+mod sysfs;
 mod tap;
 
 use std::path::PathBuf;

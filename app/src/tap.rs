@@ -15,10 +15,13 @@ impl Tap {
         Self::default()
     }
 
-    /// Names the case the following checks belong to.
+    /// Names the case the following checks belong to, and arms a watchdog:
+    /// a case still running after `CASE_TIMEOUT_SECS` ends the program with
+    /// a TAP "Bail out!" instead of hanging the target.
     pub fn case(&mut self, name: &'static str) {
         self.case = name;
         println!("# case {name}");
+        arm_watchdog();
     }
 
     /// Records one check; returns `ok` so callers can stop early.
@@ -45,4 +48,31 @@ impl Tap {
         println!("# {} passed, {} failed", self.passed, self.failed);
         self.failed == 0
     }
+}
+
+/// Longest a case may run.
+pub const CASE_TIMEOUT_SECS: u32 = 60;
+
+extern "C" fn on_watchdog(_: libc::c_int) {
+    const MESSAGE: &[u8] = b"Bail out! a case did not finish within 60 s\n";
+    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+    unsafe {
+        libc::write(1, MESSAGE.as_ptr().cast(), MESSAGE.len());
+        libc::_exit(1);
+    }
+}
+
+fn arm_watchdog() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(on_watchdog),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only calls async-signal-safe functions.
+    let _ = unsafe { sigaction(Signal::SIGALRM, &action) };
+    // Flush first: the handler bypasses Rust's stdout buffer.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // SAFETY: alarm(2) has no memory-safety preconditions.
+    unsafe { libc::alarm(CASE_TIMEOUT_SECS) };
 }

@@ -1,0 +1,158 @@
+//! The device under asynchronous user-space I/O: POSIX AIO with completion
+//! signals, and a tokio reader woken through the driver's `poll`.
+
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::aio::{Aio, AioRead, AioWrite};
+use nix::sys::signal::{SigevNotify, Signal};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::cases::{CaseResult, Context, WAIT};
+use crate::device::{Access, Device};
+use crate::proc::{reap, spawn};
+use crate::rtsig::{block, take, unblock};
+use crate::tap::Tap;
+
+/// Completion by signal. Each operation gets its own standard signal (two
+/// instances of one standard signal could merge into one).
+fn completion(signal: Signal) -> SigevNotify<'static> {
+    SigevNotify::SigevSignal {
+        signal,
+        si_value: 0,
+    }
+}
+
+/// The result of a completed `aio`. The completion signal can arrive just
+/// before the status is final, so wait for it to leave `EINPROGRESS`.
+fn result<T: Aio>(mut aio: Pin<&mut T>) -> Result<T::Output, Errno> {
+    let deadline = Instant::now() + WAIT;
+    while aio.as_mut().error() == Err(Errno::EINPROGRESS) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    aio.as_mut().aio_return()
+}
+
+pub fn posix_aio(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let (read_done, write_done) = (Signal::SIGUSR1, Signal::SIGUSR2);
+    let _blocked = Blocked::new(&[read_done, write_done])?;
+    let reader = Device::open(&ctx.device, Access::Read)?;
+    let writer = Device::open(&ctx.device, Access::Write)?;
+
+    // A read queued before any message: it completes when the write lands.
+    let mut buf = vec![0u8; ctx.params.buffer_size];
+    let mut read = Box::pin(AioRead::new(
+        reader.as_fd(),
+        0,
+        &mut buf,
+        0,
+        completion(read_done),
+    ));
+    read.as_mut().submit()?;
+    let early = take(read_done as i32, Duration::from_millis(200))?;
+    tap.check(
+        early.is_none(),
+        "aio_read with no message: still in progress",
+    );
+
+    let message = b"completed asynchronously";
+    let mut write = Box::pin(AioWrite::new(
+        writer.as_fd(),
+        0,
+        message,
+        0,
+        completion(write_done),
+    ));
+    write.as_mut().submit()?;
+    let wrote = take(write_done as i32, WAIT)?.is_some();
+    let written = result(write.as_mut());
+    tap.check(wrote, "aio_write signalled its completion (SIGUSR2)");
+    tap.check(
+        written == Ok(message.len()),
+        format!("aio_write returned {written:?}"),
+    );
+
+    let got_signal = take(read_done as i32, WAIT)?.is_some();
+    let got = result(read.as_mut());
+    drop(read);
+    let n = got.unwrap_or(0);
+    tap.check(got_signal, "aio_read signalled its completion (SIGUSR1)");
+    tap.check(
+        got == Ok(message.len()) && buf[..n] == message[..],
+        format!("aio_read completed with the message ({got:?})"),
+    );
+    Ok(())
+}
+
+/// Signals blocked for the scope of a case; pending ones are discarded
+/// before unblocking, so none runs its default action afterwards.
+struct Blocked(Vec<Signal>);
+
+impl Blocked {
+    fn new(signals: &[Signal]) -> std::io::Result<Self> {
+        for &signal in signals {
+            block(signal as i32)?;
+        }
+        Ok(Self(signals.to_vec()))
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        for &signal in &self.0 {
+            while let Ok(Some(_)) = take(signal as i32, Duration::ZERO) {}
+            let _ = unblock(signal as i32);
+        }
+    }
+}
+
+pub fn tokio_reader(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let reader = Device::open_with(&ctx.device, Access::Read, OFlag::O_NONBLOCK)?;
+    let capacity = ctx.params.buffer_size;
+    let device = ctx.device.clone();
+
+    let (early, message) = runtime.block_on(async move {
+        // SAFETY: `Device` owns its descriptor and never closes or replaces
+        // it while alive.
+        let fd = unsafe { AsyncFd::register_with_interest(reader, Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
+        // Not readable before a write.
+        let early = tokio::time::timeout(Duration::from_millis(200), fd.readable())
+            .await
+            .is_ok();
+        let writer = spawn(move || {
+            match Device::open(&device, Access::Write)
+                .and_then(|mut d| d.send(b"from tokio's point of view"))
+            {
+                Ok(_) => 0,
+                Err(_) => 1,
+            }
+        })?;
+        let message = tokio::time::timeout(WAIT, async {
+            loop {
+                let mut guard = fd.readable().await?;
+                match guard.try_io(|inner| inner.get_ref().receive(capacity)) {
+                    Ok(result) => return result,
+                    Err(_would_block) => continue,
+                }
+            }
+        })
+        .await;
+        reap(writer, WAIT);
+        Ok::<_, std::io::Error>((early, message))
+    })?;
+    tap.check(!early, "AsyncFd is not readable before a write");
+    tap.check(
+        matches!(&message, Ok(Ok(m)) if m == b"from tokio's point of view"),
+        "an AsyncFd reader wakes on the write and reads the message",
+    );
+    Ok(())
+}

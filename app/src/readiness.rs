@@ -1,0 +1,187 @@
+//! Blocking and non-blocking reads, `poll` and `epoll`: `read` returns a
+//! message the open file has not read yet, otherwise it blocks (or fails
+//! with `EAGAIN`), and readiness reports exactly that.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::getpid;
+
+use crate::cases::{CaseResult, Context, WAIT};
+use crate::device::{Access, Device};
+use crate::proc::{reap, spawn};
+use crate::tap::Tap;
+
+/// Writes `message` to the device from a child process after `delay`.
+fn write_later(
+    ctx: &Context,
+    delay: Duration,
+    message: &'static [u8],
+) -> std::io::Result<nix::unistd::Pid> {
+    let device = ctx.device.clone();
+    spawn(move || {
+        std::thread::sleep(delay);
+        match Device::open(&device, Access::Write).and_then(|mut d| d.send(message)) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
+    })
+}
+
+fn errno(result: std::io::Result<Vec<u8>>) -> Result<Vec<u8>, Errno> {
+    result.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+}
+
+pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let reader = Device::open(&ctx.device, Access::Read)?;
+    let delay = Duration::from_millis(300);
+    let writer = write_later(ctx, delay, b"wake up")?;
+    let start = Instant::now();
+    let message = reader.receive(ctx.params.buffer_size)?;
+    let waited = start.elapsed();
+    reap(writer, WAIT);
+    tap.check(
+        message == b"wake up",
+        "a blocked read returns the next write's message",
+    );
+    tap.check(
+        waited >= delay - Duration::from_millis(50),
+        format!("it slept until the write ({} ms)", waited.as_millis()),
+    );
+
+    // Up to date again: the next read blocks until a signal interrupts it.
+    extern "C" fn ignore(_: libc::c_int) {}
+    let action = SigAction::new(
+        SigHandler::Handler(ignore),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing.
+    let previous = unsafe { sigaction(Signal::SIGUSR1, &action) }?;
+    let parent = getpid();
+    let interrupter = spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        i32::from(kill(parent, Signal::SIGUSR1).is_err())
+    })?;
+    let interrupted = errno(reader.receive(ctx.params.buffer_size));
+    reap(interrupter, WAIT);
+    // SAFETY: restores the disposition saved above.
+    unsafe { sigaction(Signal::SIGUSR1, &previous) }?;
+    tap.check(
+        interrupted == Err(Errno::EINTR),
+        format!("a signal ends the wait with EINTR, no SA_RESTART ({interrupted:?})"),
+    );
+    Ok(())
+}
+
+pub fn nonblocking(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let reader = Device::open_with(&ctx.device, Access::Read, OFlag::O_NONBLOCK)?;
+    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    let empty = errno(reader.receive(ctx.params.buffer_size));
+    tap.check(
+        empty == Err(Errno::EAGAIN),
+        format!("no message yet: EAGAIN ({empty:?})"),
+    );
+    writer.send(b"fresh")?;
+    let fresh = errno(reader.receive(ctx.params.buffer_size));
+    tap.check(
+        fresh.as_deref() == Ok(b"fresh"),
+        "after a write: the message",
+    );
+    let again = errno(reader.receive(ctx.params.buffer_size));
+    tap.check(
+        again == Err(Errno::EAGAIN),
+        format!("read already: EAGAIN ({again:?})"),
+    );
+    let late = Device::open_with(&ctx.device, Access::Read, OFlag::O_NONBLOCK)?;
+    let unread = errno(late.receive(ctx.params.buffer_size));
+    tap.check(
+        unread.as_deref() == Ok(b"fresh"),
+        "a file opened later reads the current message once",
+    );
+    Ok(())
+}
+
+fn revents(device: &Device, events: PollFlags) -> nix::Result<PollFlags> {
+    let mut fds = [PollFd::new(device.as_fd(), events)];
+    poll(&mut fds, PollTimeout::ZERO)?;
+    Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
+}
+
+pub fn poll_readiness(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let reader = Device::open(&ctx.device, Access::Read)?;
+    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    let input = PollFlags::POLLIN | PollFlags::POLLRDNORM;
+    let output = PollFlags::POLLOUT | PollFlags::POLLWRNORM;
+    let all = input | output;
+
+    let idle = revents(&reader, all)?;
+    tap.check(
+        idle.is_empty(),
+        format!("reader with nothing to read: no events ({idle:?})"),
+    );
+    let w = revents(&writer, all)?;
+    tap.check(w == output, format!("writer: POLLOUT | POLLWRNORM ({w:?})"));
+    writer.send(b"ready")?;
+    let ready = revents(&reader, all)?;
+    tap.check(
+        ready == input,
+        format!("after a write: POLLIN | POLLRDNORM ({ready:?})"),
+    );
+    reader.receive(ctx.params.buffer_size)?;
+    let done = revents(&reader, all)?;
+    tap.check(
+        done.is_empty(),
+        format!("after reading it: no events ({done:?})"),
+    );
+
+    // select(2) goes through the same poll method.
+    writer.send(b"select")?;
+    let ready = select_readable(&reader)?;
+    tap.check(ready, "select reports the reader readable after a write");
+    Ok(())
+}
+
+fn select_readable(device: &Device) -> nix::Result<bool> {
+    use nix::sys::select::{select, FdSet};
+    use nix::sys::time::{TimeVal, TimeValLike};
+    let mut set = FdSet::new();
+    set.insert(device.as_fd());
+    let mut timeout = TimeVal::milliseconds(0);
+    Ok(select(None, &mut set, None, None, &mut timeout)? == 1)
+}
+
+pub fn epoll(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let reader = Device::open(&ctx.device, Access::Read)?;
+    let epoll = Epoll::new(EpollCreateFlags::empty())?;
+    epoll.add(reader.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 7))?;
+    let mut events = [EpollEvent::empty(); 4];
+
+    let before = epoll.wait(&mut events, EpollTimeout::from(100u16))?;
+    tap.check(
+        before == 0,
+        format!("epoll_wait: nothing before a write ({before} events)"),
+    );
+
+    let writer = write_later(ctx, Duration::from_millis(100), b"epoll")?;
+    let ms = u16::try_from(WAIT.as_millis()).unwrap_or(u16::MAX);
+    let after = epoll.wait(&mut events, EpollTimeout::from(ms))?;
+    reap(writer, WAIT);
+    tap.check(
+        after == 1 && events[0].data() == 7 && events[0].events().contains(EpollFlags::EPOLLIN),
+        format!("epoll_wait returns the fd with EPOLLIN after the write ({after} events)"),
+    );
+    let message = reader.receive(ctx.params.buffer_size)?;
+    tap.check(message == b"epoll", "and read returns the message");
+    let drained = epoll.wait(&mut events, EpollTimeout::from(50u16))?;
+    tap.check(
+        drained == 0,
+        format!("nothing once it is read ({drained} events)"),
+    );
+    Ok(())
+}
