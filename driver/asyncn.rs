@@ -53,12 +53,14 @@ mod chrdev;
 mod compat;
 mod params;
 mod sync;
+mod trace;
 
 use chrdev::{
     poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM},
     CharDev, Class, FasyncQueue, File, FileOperations, PollTable, ReadOnlyAttributes, Region,
 };
 use sync::{InterruptibleMutex, WaitQueue};
+use trace::trace;
 
 module! {
     type: Asyncn,
@@ -121,6 +123,7 @@ struct Stats {
 /// One `/dev/asyncnN`.
 #[pin_data]
 struct AsyncnDevice {
+    index: u32,
     buffer_size: usize,
     #[pin]
     state: InterruptibleMutex<State>,
@@ -142,8 +145,9 @@ const READABLE: u32 = POLLIN | POLLRDNORM;
 const WRITABLE: u32 = POLLOUT | POLLWRNORM;
 
 impl AsyncnDevice {
-    fn new(buffer_size: usize) -> impl PinInit<Self, Error> {
+    fn new(index: u32, buffer_size: usize) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            index,
             buffer_size,
             state <- InterruptibleMutex::new(
                 State {
@@ -195,6 +199,14 @@ impl FileOperations for AsyncnDevice {
         if file.is_writer() {
             self.stats.writers.fetch_add(1, Ordering::Relaxed);
         }
+        trace!(
+            "open",
+            "asyncn%u: open (read %u, write %u), %u open\n",
+            self.index,
+            u32::from(file.is_reader()),
+            u32::from(file.is_writer()),
+            state.opens
+        );
         // A new file has read nothing: a message already there is unread.
         Ok(OpenFile {
             seen: AtomicU64::new(0),
@@ -214,6 +226,7 @@ impl FileOperations for AsyncnDevice {
         }
         let mut state = self.state.lock();
         state.opens -= 1;
+        trace!("release", "asyncn%u: release, %u open\n", self.index, state.opens);
         if state.opens == 0 {
             state.buffer = None;
             state.len = 0;
@@ -233,6 +246,13 @@ impl FileOperations for AsyncnDevice {
                     let n = state.len.min(out.len());
                     out.write_slice(&buffer[..n])?;
                     open.seen.store(current, Ordering::Relaxed);
+                    trace!(
+                        "read",
+                        "asyncn%u: read %zu bytes of generation %llu\n",
+                        self.index,
+                        n,
+                        current
+                    );
                     return Ok(n);
                 }
             }
@@ -264,6 +284,13 @@ impl FileOperations for AsyncnDevice {
             state.len = n;
             state.generation += 1;
             self.current.store(state.generation, Ordering::Release);
+            trace!(
+                "write",
+                "asyncn%u: wrote %zu bytes, generation %llu\n",
+                self.index,
+                n,
+                state.generation
+            );
         }
         self.stats.writes.fetch_add(1, Ordering::Relaxed);
         self.notify();
@@ -271,6 +298,7 @@ impl FileOperations for AsyncnDevice {
     }
 
     fn fasync(&self, _open: &OpenFile, fd: c_int, file: &File, on: bool) -> Result {
+        trace!("fasync", "asyncn%u: O_ASYNC %u\n", self.index, u32::from(on));
         if self.subscribers.update(fd, file, on)? {
             if on {
                 self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
@@ -352,7 +380,7 @@ impl kernel::Module for Asyncn {
                 CharDev::new(
                     module,
                     &ASYNCN_FOPS,
-                    AsyncnDevice::new(buffer_size as usize),
+                    AsyncnDevice::new(index, buffer_size as usize),
                 ),
                 GFP_KERNEL,
             )?;

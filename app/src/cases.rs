@@ -128,6 +128,11 @@ pub const CASES: &[Case] = &[
         run: crate::asyncio::tokio_reader,
     },
     Case {
+        name: "tracing",
+        about: "per-operation traces are dynamic debug prints: off by default, switchable",
+        run: crate::tracing::tracing,
+    },
+    Case {
         name: "module-params",
         about: "bad module parameters fail the load with EINVAL and a log line; unload removes the nodes",
         run: module_params,

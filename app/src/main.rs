@@ -14,6 +14,7 @@ mod rtsig;
 mod sigio;
 mod sysfs;
 mod tap;
+mod tracing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

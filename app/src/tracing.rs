@@ -1,0 +1,81 @@
+//! The driver's traces: dynamic debug call sites, silent until switched on.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cases::{CaseResult, Context};
+use crate::device::{Access, Device};
+use crate::module::KernelLog;
+use crate::tap::Tap;
+
+const CONTROL: &str = "/proc/dynamic_debug/control";
+
+fn set_traces(on: bool) -> std::io::Result<()> {
+    let mut control = std::fs::OpenOptions::new().write(true).open(CONTROL)?;
+    control.write_all(if on {
+        b"module asyncn +p"
+    } else {
+        b"module asyncn -p"
+    })
+}
+
+/// A write and a read on the device.
+fn exercise(ctx: &Context, message: &[u8]) -> std::io::Result<()> {
+    let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
+    dev.send(message)?;
+    dev.receive(ctx.params.buffer_size)?;
+    Ok(())
+}
+
+pub fn tracing(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    if !Path::new(CONTROL).exists() {
+        tap.note("tracing: skipped, the kernel has no dynamic debug");
+        return Ok(());
+    }
+    let control = std::fs::read_to_string(CONTROL)?;
+    let sites: Vec<&str> = control.lines().filter(|l| l.contains("[asyncn]")).collect();
+    tap.check(
+        sites.len() >= 5,
+        format!("{} asyncn call sites are listed in {CONTROL}", sites.len()),
+    );
+    tap.check(
+        sites.iter().all(|l| l.contains(" =_ ")),
+        "all of them are off by default",
+    );
+
+    let mut log = KernelLog::open()?;
+    exercise(ctx, b"quiet")?;
+    let noise = log.find(|l| l.contains("asyncn"));
+    tap.check(
+        noise.is_none(),
+        format!("normal operation logs nothing ({noise:?})"),
+    );
+
+    set_traces(true)?;
+    let mut log = KernelLog::open()?;
+    let traced = exercise(ctx, b"traced");
+    set_traces(false)?;
+    traced?;
+    let write = log.find(|l| l.contains("asyncn0: wrote 6 bytes"));
+    tap.check(
+        write.is_some(),
+        format!(
+            "switched on, a write is traced: {}",
+            write.unwrap_or_default()
+        ),
+    );
+    let read = log.find(|l| l.contains("asyncn0: read 6 bytes"));
+    tap.check(
+        read.is_some(),
+        format!("and a read: {}", read.unwrap_or_default()),
+    );
+
+    let mut log = KernelLog::open()?;
+    exercise(ctx, b"quiet again")?;
+    let after = log.find(|l| l.contains("asyncn"));
+    tap.check(
+        after.is_none(),
+        format!("switched off, silent again ({after:?})"),
+    );
+    Ok(())
+}
