@@ -226,7 +226,12 @@ impl FileOperations for AsyncnDevice {
         }
         let mut state = self.state.lock();
         state.opens -= 1;
-        trace!("release", "asyncn%u: release, %u open\n", self.index, state.opens);
+        trace!(
+            "release",
+            "asyncn%u: release, %u open\n",
+            self.index,
+            state.opens
+        );
         if state.opens == 0 {
             state.buffer = None;
             state.len = 0;
@@ -298,7 +303,12 @@ impl FileOperations for AsyncnDevice {
     }
 
     fn fasync(&self, _open: &OpenFile, fd: c_int, file: &File, on: bool) -> Result {
-        trace!("fasync", "asyncn%u: O_ASYNC %u\n", self.index, u32::from(on));
+        trace!(
+            "fasync",
+            "asyncn%u: O_ASYNC %u\n",
+            self.index,
+            u32::from(on)
+        );
         if self.subscribers.update(fd, file, on)? {
             if on {
                 self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
