@@ -65,10 +65,12 @@ use trace::trace;
 module! {
     type: Asyncn,
     name: "asyncn",
-    author: "asyncn developers",
     description: "Signal-driven asynchronous notification (fasync/SIGIO) character device",
     license: "GPL",
 }
+
+// `module!` spells this key differently across kernel versions.
+params::modinfo!("author", "asyncn developers");
 
 params::uint_param!(
     DEVICES,

@@ -2,10 +2,18 @@
 
 //! The one place where differences between kernel versions are handled.
 //!
-//! Kbuild passes `--cfg` flags derived from the kernel version (see
-//! `Kbuild`); the rest of the driver calls these functions and never looks
-//! at versions itself.
+//! Kbuild passes `--cfg asyncn_6_18` on Linux 6.18 and later and
+//! `--cfg asyncn_7_0` on 7.0 and later (see `Kbuild`); the rest of the
+//! driver calls these functions and never looks at versions itself.
+//!
+//! | what | 6.12 | 6.18, 7.x |
+//! |---|---|---|
+//! | `inode->i_cdev` (bindgen anonymous union) | `__bindgen_anon_4` | `__bindgen_anon_5` |
+//! | `UserSlice::new` pointer | `usize` | `UserPtr` |
+//! | `static_lock_class!()` | `&'static LockClassKey` | `Pin<&'static LockClassKey>` |
+//! | `module!` author key | `author` | `authors` (so neither is used: see `params::modinfo!`) |
 
+use core::ops::Deref;
 use kernel::{bindings, sync::LockClassKey, uaccess::UserSlice};
 
 /// The `struct cdev` of a character-device inode (`inode->i_cdev`, which
@@ -16,16 +24,30 @@ use kernel::{bindings, sync::LockClassKey, uaccess::UserSlice};
 /// `inode` must point to a live inode.
 pub(crate) unsafe fn inode_cdev(inode: *const bindings::inode) -> *mut bindings::cdev {
     // SAFETY: the caller guarantees `inode` is valid.
-    unsafe { (*inode).__bindgen_anon_4.i_cdev }
+    unsafe {
+        #[cfg(not(asyncn_6_18))]
+        let cdev = (*inode).__bindgen_anon_4.i_cdev;
+        #[cfg(asyncn_6_18)]
+        let cdev = (*inode).__bindgen_anon_5.i_cdev;
+        cdev
+    }
 }
 
 /// A user-space buffer of `len` bytes at `ptr`.
 pub(crate) fn user_slice(ptr: *mut core::ffi::c_void, len: usize) -> UserSlice {
-    UserSlice::new(ptr as usize, len)
+    #[cfg(not(asyncn_6_18))]
+    let ptr = ptr as usize;
+    #[cfg(asyncn_6_18)]
+    let ptr = kernel::uaccess::UserPtr::from_ptr(ptr);
+    UserSlice::new(ptr, len)
 }
 
-/// The C `lock_class_key` behind a `LockClassKey`.
-pub(crate) fn lock_class_key_ptr(key: &'static LockClassKey) -> *mut bindings::lock_class_key {
-    // `LockClassKey` is a transparent wrapper around `Opaque<lock_class_key>`.
-    core::ptr::from_ref(key).cast_mut().cast()
+/// The C `lock_class_key` behind what `static_lock_class!()` returns (a
+/// plain or a pinned static reference, depending on the version).
+pub(crate) fn lock_class_key_ptr(
+    key: impl Deref<Target = LockClassKey>,
+) -> *mut bindings::lock_class_key {
+    // `LockClassKey` is a transparent wrapper around `Opaque<lock_class_key>`;
+    // the key is a static, so the pointer outlives `key`.
+    core::ptr::from_ref::<LockClassKey>(&key).cast_mut().cast()
 }

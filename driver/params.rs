@@ -45,7 +45,7 @@ unsafe impl Sync for ParamEntry {}
 /// Copies a string into a fixed-size byte array at compile time, for
 /// `.modinfo` entries (which are NUL-terminated strings laid end to end).
 #[doc(hidden)]
-pub(crate) const fn modinfo<const N: usize>(s: &str) -> [u8; N] {
+pub(crate) const fn modinfo_bytes<const N: usize>(s: &str) -> [u8; N] {
     let bytes = s.as_bytes();
     let mut out = [0u8; N];
     let mut i = 0;
@@ -92,13 +92,27 @@ macro_rules! uint_param {
             const PARMTYPE: &str = concat!("parmtype=", $name, ":uint\0");
             #[link_section = ".modinfo"]
             #[used(compiler)]
-            static TYPE: [u8; PARMTYPE.len()] = $crate::params::modinfo(PARMTYPE);
+            static TYPE: [u8; PARMTYPE.len()] = $crate::params::modinfo_bytes(PARMTYPE);
 
             const PARM: &str = concat!("parm=", $name, ":", $desc, "\0");
             #[link_section = ".modinfo"]
             #[used(compiler)]
-            static DESC: [u8; PARM.len()] = $crate::params::modinfo(PARM);
+            static DESC: [u8; PARM.len()] = $crate::params::modinfo_bytes(PARM);
         };
     };
 }
 pub(crate) use uint_param;
+
+/// Declares a `.modinfo` entry `$key=$value` (what C's `MODULE_INFO()` does),
+/// for keys whose `module!` spelling differs between kernel versions.
+macro_rules! modinfo {
+    ($key:literal, $value:literal) => {
+        const _: () = {
+            const ENTRY: &str = concat!($key, "=", $value, "\0");
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static INFO: [u8; ENTRY.len()] = $crate::params::modinfo_bytes(ENTRY);
+        };
+    };
+}
+pub(crate) use modinfo;

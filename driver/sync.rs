@@ -18,6 +18,10 @@ use core::{
 };
 use kernel::{bindings, error::code::ERESTARTSYS, prelude::*, sync::LockClassKey, types::Opaque};
 
+/// What `static_lock_class!()` returns, on every supported kernel.
+pub(crate) trait StaticLockClass: Deref<Target = LockClassKey> + Copy + 'static {}
+impl<K: Deref<Target = LockClassKey> + Copy + 'static> StaticLockClass for K {}
+
 /// Data `T` protected by a kernel mutex.
 #[pin_data]
 pub(crate) struct InterruptibleMutex<T> {
@@ -40,7 +44,7 @@ impl<T> InterruptibleMutex<T> {
     pub(crate) fn new(
         data: T,
         name: &'static CStr,
-        key: &'static LockClassKey,
+        key: impl StaticLockClass,
     ) -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes while the closure runs and is
@@ -149,7 +153,7 @@ unsafe impl Sync for WaitQueue {}
 
 impl WaitQueue {
     /// An initialiser of an empty queue; `name` and `key` are lockdep's.
-    pub(crate) fn new(name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
+    pub(crate) fn new(name: &'static CStr, key: impl StaticLockClass) -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes and pinned afterwards;
             // `name` and `key` are static.
