@@ -1,12 +1,13 @@
 # asyncn: the local loop. Start with `make demo` or `make test`; see README.md.
 #
-#   ARCH=arm64        guest architecture
-#   KERNEL=6.12       kernel series (Debian's linux-source-<KERNEL>)
-#   PACE=2s           pause between the demo's writes
-#   GUEST_TIMEOUT=300 seconds a guest may run
+#   ARCH=arm64|arm|x86_64  guest architecture (default arm64)
+#   KERNEL=6.12|7.3        kernel series (default: 6.12, or 7.3 for arm)
+#   PACE=2s                pause between the demo's writes
+#   GUEST_TIMEOUT=300      seconds a guest may run
+#
+# `make test` without ARCH or KERNEL runs the matrix arm64/6.12, arm64/7.3
+# and arm/7.3; with either, that one target.
 
-ARCH ?= arm64
-KERNEL ?= 6.12
 PACE ?= 2s
 export ARCH KERNEL PACE
 
@@ -15,7 +16,7 @@ S := scripts
 .PHONY: demo test deps kernel module app initramfs clean distclean help
 
 help:
-	@echo "make demo   build everything for QEMU $(ARCH) and show the SIGIO scenario"
+	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
 	@echo "make test   run every check and print a summary"
 	@echo "parts:      deps kernel module app initramfs clean distclean"
 
@@ -40,9 +41,10 @@ app: deps
 initramfs: module app
 	$(S)/build-initramfs.sh
 
-# Keeps the kernel cache (build/kernel, build/src); distclean removes it.
+# Keeps the kernel cache (build/kernel, build/src, build/pkg); distclean
+# removes it.
 clean:
-	rm -rf build/$(ARCH) app/target
+	rm -rf build/arm64* build/arm build/arm-* build/x86_64* app/target
 
 distclean:
 	rm -rf build app/target

@@ -40,9 +40,10 @@
 //! - Nothing else is shared between tasks. Module data is created before
 //!   the first device node exists and destroyed after the last one is gone.
 
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
-    bindings, c_str,
+    bindings,
     ffi::c_int,
     prelude::*,
     static_lock_class,
@@ -87,7 +88,7 @@ params::uint_param!(
 
 const DEVICES_MAX: u32 = 256;
 const BUFFER_SIZE_MAX: u32 = 65536;
-const NAME: &CStr = c_str!("asyncn");
+const NAME: &CStr = c"asyncn";
 
 chrdev::declare_file_operations!(ASYNCN_FOPS, AsyncnDevice);
 chrdev::declare_attribute_groups!(ASYNCN_ATTRIBUTES, AsyncnDevice, [
@@ -158,11 +159,11 @@ impl AsyncnDevice {
                     generation: 0,
                     opens: 0,
                 },
-                c_str!("asyncn_device_state"),
+                c"asyncn_device_state",
                 static_lock_class!(),
             ),
             current: AtomicU64::new(0),
-            readable <- WaitQueue::new(c_str!("asyncn_readable"), static_lock_class!()),
+            readable <- WaitQueue::new(c"asyncn_readable", static_lock_class!()),
             subscribers: FasyncQueue::new(),
             stats: Stats::default(),
         })

@@ -24,13 +24,12 @@
 //! table's `owner`), so no `CharDev` is dropped while a file is open.
 
 use crate::compat;
-use core::{marker::PhantomPinned, ptr};
+use core::{ffi::CStr, marker::PhantomPinned, ptr};
 use kernel::{
-    bindings, c_str,
+    bindings,
     error::{from_err_ptr, to_result, Error},
     ffi::{c_char, c_int, c_uint},
     prelude::*,
-    str::CStr,
     types::Opaque,
     uaccess::{UserSliceReader, UserSliceWriter},
     ThisModule,
@@ -103,9 +102,7 @@ impl Region {
     pub(crate) fn alloc(count: u32, name: &'static CStr) -> Result<Self> {
         let mut first: bindings::dev_t = 0;
         // SAFETY: `first` is valid for writes; `name` is a static C string.
-        to_result(unsafe {
-            bindings::alloc_chrdev_region(&mut first, 0, count, name.as_char_ptr())
-        })?;
+        to_result(unsafe { bindings::alloc_chrdev_region(&mut first, 0, count, c_chars(name)) })?;
         Ok(Self { first, count })
     }
 
@@ -137,7 +134,7 @@ impl Class {
     /// Creates the class `name`.
     pub(crate) fn create(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a static C string; the class keeps the pointer.
-        let raw = from_err_ptr(unsafe { bindings::class_create(name.as_char_ptr()) })?;
+        let raw = from_err_ptr(unsafe { bindings::class_create(c_chars(name)) })?;
         ptr::NonNull::new(raw).map(Self).ok_or(ENOMEM)
     }
 }
@@ -363,8 +360,8 @@ impl<T: FileOperations> CharDev<T> {
                 devt,
                 drvdata.cast_mut().cast(),
                 groups.as_ptr(),
-                c_str!("%s%u").as_char_ptr(),
-                name.as_char_ptr(),
+                c_chars(c"%s%u"),
+                c_chars(name),
                 index,
             )
         };
@@ -623,7 +620,7 @@ pub(crate) unsafe extern "C" fn show_attribute<T: ReadOnlyAttributes, const I: u
     let data = unsafe { &*(*dev).driver_data.cast::<T>() };
     let value: u64 = data.show(I);
     // SAFETY: `buf` is the page sysfs provides; the format takes one u64.
-    unsafe { bindings::sysfs_emit(buf, c_str!("%llu\n").as_char_ptr(), value) as isize }
+    unsafe { bindings::sysfs_emit(buf, c_chars(c"%llu\n"), value) as isize }
 }
 
 /// A static attribute table.
@@ -658,6 +655,22 @@ impl AttributeGroups {
     }
 }
 
+/// The characters of `s` as the kernel's `char` (always unsigned), which is
+/// what the C API takes whatever the architecture's C `char` is.
+#[allow(clippy::disallowed_methods)] // the one place that converts
+pub(crate) const fn c_chars(s: &CStr) -> *const c_char {
+    s.as_ptr().cast()
+}
+
+/// A C string from a NUL-terminated literal, at compile time.
+#[doc(hidden)]
+pub(crate) const fn c_string(s: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(c) => c,
+        Err(_) => panic!("not a NUL-terminated string without inner NUL"),
+    }
+}
+
 /// A read-only (0444) attribute named `name` showing value `I` of `T`.
 #[doc(hidden)]
 pub(crate) const fn attribute<T: ReadOnlyAttributes, const I: usize>(
@@ -666,9 +679,9 @@ pub(crate) const fn attribute<T: ReadOnlyAttributes, const I: usize>(
     // SAFETY: all-zero is a valid `device_attribute` (no callbacks).
     let mut attr: bindings::device_attribute =
         unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-    attr.attr.name = name.as_char_ptr();
+    attr.attr.name = c_chars(name);
     attr.attr.mode = 0o444;
-    attr.show = Some(show_attribute::<T, I>);
+    compat::set_show(&mut attr, show_attribute::<T, I>);
     Attribute(attr)
 }
 
@@ -683,14 +696,12 @@ macro_rules! declare_attribute_groups {
             use ::core::ptr::{addr_of, null, null_mut};
 
             static ATTRS: [Attribute; [$($index),+].len()] =
-                [$(attribute::<$t, $index>(::kernel::c_str!($name))),+];
+                [$(attribute::<$t, $index>($crate::chrdev::c_string(concat!($name, "\0")))),+];
             static POINTERS: AttributePointers<{ [$($index),+].len() + 1 }> =
                 AttributePointers([$(addr_of!(ATTRS[$index].0.attr).cast_mut(),)+ null_mut()]);
-            static GROUP: AttributeGroup = AttributeGroup(::kernel::bindings::attribute_group {
-                attrs: addr_of!(POINTERS.0).cast_mut().cast(),
-                // SAFETY: all-zero is a valid rest of `attribute_group`.
-                ..unsafe { ::core::mem::MaybeUninit::zeroed().assume_init() }
-            });
+            static GROUP: AttributeGroup = AttributeGroup($crate::compat::attribute_group(
+                addr_of!(POINTERS.0).cast_mut().cast(),
+            ));
             AttributeGroups([addr_of!(GROUP.0), null()])
         };
     };

@@ -12,6 +12,11 @@
 //! | `UserSlice::new` pointer | `usize` | `UserPtr` |
 //! | `static_lock_class!()` | `&'static LockClassKey` | `Pin<&'static LockClassKey>` |
 //! | `module!` author key | `author` | `authors` (so neither is used: see `params::modinfo!`) |
+//!
+//! | what | 6.12, 6.18 | 7.x |
+//! |---|---|---|
+//! | `device_attribute::show` | a field | in a union with `show_const` |
+//! | `attribute_group::attrs` | a field | in a union with `attrs_const` |
 
 use core::ops::Deref;
 use kernel::{bindings, sync::LockClassKey, uaccess::UserSlice};
@@ -50,4 +55,41 @@ pub(crate) fn lock_class_key_ptr(
     // `LockClassKey` is a transparent wrapper around `Opaque<lock_class_key>`;
     // the key is a static, so the pointer outlives `key`.
     core::ptr::from_ref::<LockClassKey>(&key).cast_mut().cast()
+}
+
+/// A `show` callback of a device attribute.
+pub(crate) type ShowFn = unsafe extern "C" fn(
+    *mut bindings::device,
+    *mut bindings::device_attribute,
+    *mut core::ffi::c_char,
+) -> isize;
+
+/// Sets the `show` callback of `attr`.
+pub(crate) const fn set_show(attr: &mut bindings::device_attribute, show: ShowFn) {
+    #[cfg(not(asyncn_7_0))]
+    {
+        attr.show = Some(show);
+    }
+    #[cfg(asyncn_7_0)]
+    {
+        attr.__bindgen_anon_1.show = Some(show);
+    }
+}
+
+/// An attribute group of the NULL-terminated attribute list `attrs`.
+pub(crate) const fn attribute_group(
+    attrs: *mut *mut bindings::attribute,
+) -> bindings::attribute_group {
+    // SAFETY: all-zero is a valid `attribute_group` (no name, no callbacks).
+    let mut group: bindings::attribute_group =
+        unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+    #[cfg(not(asyncn_7_0))]
+    {
+        group.attrs = attrs;
+    }
+    #[cfg(asyncn_7_0)]
+    {
+        group.__bindgen_anon_2.attrs = attrs;
+    }
+    group
 }

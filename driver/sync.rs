@@ -11,6 +11,7 @@
 //!   `poll`, which needs the raw queue head.
 
 use crate::compat;
+use core::ffi::CStr;
 use core::{
     cell::UnsafeCell,
     marker::{PhantomData, PhantomPinned},
@@ -50,7 +51,7 @@ impl<T> InterruptibleMutex<T> {
             // SAFETY: `slot` is valid for writes while the closure runs and is
             // pinned afterwards; `name` and `key` are static.
             raw <- Opaque::ffi_init(|slot| unsafe {
-                bindings::__mutex_init(slot, name.as_char_ptr(), compat::lock_class_key_ptr(key))
+                bindings::__mutex_init(slot, crate::chrdev::c_chars(name), compat::lock_class_key_ptr(key))
             }),
             data: UnsafeCell::new(data),
             _pin: PhantomPinned,
@@ -160,7 +161,7 @@ impl WaitQueue {
             raw <- Opaque::ffi_init(|slot| unsafe {
                 bindings::__init_waitqueue_head(
                     slot,
-                    name.as_char_ptr(),
+                    crate::chrdev::c_chars(name),
                     compat::lock_class_key_ptr(key),
                 )
             }),

@@ -15,8 +15,10 @@
 //! assertions and cannot be switched at run time.) On kernels without
 //! `CONFIG_DYNAMIC_DEBUG_CORE`, traces compile to nothing.
 
+use crate::chrdev::c_chars;
 use core::cell::UnsafeCell;
-use kernel::{bindings, str::CStr};
+use core::ffi::CStr;
+use kernel::bindings;
 
 /// The dynamic debug descriptor of one call site.
 #[doc(hidden)]
@@ -43,10 +45,10 @@ impl Descriptor {
     ) -> Self {
         // SAFETY: all-zero is a valid `_ddebug` (and a disabled static key).
         let mut raw: bindings::_ddebug = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-        raw.modname = c"asyncn".as_ptr();
-        raw.function = function.as_char_ptr();
-        raw.filename = filename.as_char_ptr();
-        raw.format = format.as_char_ptr();
+        raw.modname = c_chars(c"asyncn");
+        raw.function = c_chars(function);
+        raw.filename = c_chars(filename);
+        raw.format = c_chars(format);
         let bits = (line & 0x3ffff) | (CLASS_DEFAULT << 18);
         raw._bitfield_1 = bindings::__BindgenBitfieldUnit::new(bits.to_le_bytes());
         Self(UnsafeCell::new(raw))
@@ -77,9 +79,9 @@ macro_rules! trace {
             #[link_section = "__dyndbg"]
             #[used(compiler)]
             static DESCRIPTOR: $crate::trace::Descriptor = $crate::trace::Descriptor::new(
-                ::kernel::c_str!($function),
-                ::kernel::c_str!(file!()),
-                ::kernel::c_str!(concat!("asyncn: ", $fmt)),
+                $crate::chrdev::c_string(concat!($function, "\0")),
+                $crate::chrdev::c_string(concat!(file!(), "\0")),
+                $crate::chrdev::c_string(concat!("asyncn: ", $fmt, "\0")),
                 line!(),
             );
             if DESCRIPTOR.enabled() {
@@ -88,7 +90,7 @@ macro_rules! trace {
                 unsafe {
                     ::kernel::bindings::__dynamic_pr_debug(
                         DESCRIPTOR.as_ptr(),
-                        ::kernel::c_str!(concat!("asyncn: ", $fmt)).as_char_ptr()
+                        $crate::chrdev::c_chars($crate::chrdev::c_string(concat!("asyncn: ", $fmt, "\0")))
                         $(, $arg)*
                     )
                 };

@@ -66,6 +66,10 @@ else
 	done
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
+	# Builds of this ARCH/KERNEL with other inputs are stale now.
+	for old in "$BUILD/kernel/$ARCH-$KERNEL-"*; do
+		[ "$old" = "$KBUILD" ] || rm -rf "$old"
+	done
 fi
 
 mkdir -p "$OUT"

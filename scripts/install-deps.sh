@@ -4,6 +4,9 @@
 #
 #   Debian packages   cross compiler, kernel build tools, libclang, QEMU,
 #                     the kernel source package of $KERNEL
+#   kernel source     for KERNEL=7.3, linux-source-7.3 from Debian
+#                     trixie-backports, downloaded into build/pkg with a
+#                     temporary apt configuration (the machine's is untouched)
 #   rustup            rust-src component, the static musl target of $ARCH
 #   cargo             bindgen-cli (the kernel's Rust bindings generator)
 #   busybox           the static busybox of $ARCH for the initramfs
@@ -15,10 +18,9 @@ BINDGEN_VERSION=0.73.2
 
 apt_packages=(
 	build-essential bc bison flex libssl-dev libelf-dev cpio kmod xz-utils
-	rsync gzip libclang-dev
-	gcc-aarch64-linux-gnu qemu-system-arm
-	"$KERNEL_PKG"
+	rsync gzip "$LIBCLANG_PKG" "$CROSS_PKG" "$QEMU_PKG"
 )
+[ "$KERNEL_FROM" = apt ] && apt_packages+=("$KERNEL_PKG")
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -53,6 +55,25 @@ fi
 if ! command -v bindgen >/dev/null 2>&1; then
 	step "cargo: installing bindgen-cli $BINDGEN_VERSION (takes a few minutes, once)"
 	cargo install --locked --version "$BINDGEN_VERSION" bindgen-cli
+fi
+
+if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
+	step "downloading $KERNEL_PKG from Debian $BACKPORTS_SUITE (once; machine apt config untouched)"
+	apt_dir=$BUILD/pkg/apt
+	rm -rf "$apt_dir"
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+	echo "deb http://deb.debian.org/debian $BACKPORTS_SUITE main" >"$apt_dir/sources.list"
+	apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=-"
+		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir"
+		-o "Dir::Cache::archives=$apt_dir/archives" -o "APT::Get::List-Cleanup=0")
+	as_root apt-get -qq "${apt_opts[@]}" update
+	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$apt_dir"
+	(cd "$apt_dir" && as_root apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG")
+	deb=$(ls "$apt_dir/${KERNEL_PKG}"_*.deb)
+	dpkg-deb -x "$deb" "$BUILD/pkg/$KERNEL_PKG"
+	dpkg-deb -f "$deb" Version >"$BUILD/pkg/$KERNEL_PKG/VERSION"
+	rm -rf "$apt_dir"
+	info "$KERNEL_PKG $(cat "$BUILD/pkg/$KERNEL_PKG/VERSION")"
 fi
 
 busybox=$BUILD/busybox/$DEB_ARCH/busybox

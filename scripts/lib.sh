@@ -10,7 +10,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 ARCH=${ARCH:-arm64}
-KERNEL=${KERNEL:-6.12}
+KERNEL=${KERNEL:-}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
@@ -23,37 +23,95 @@ die() {
 }
 
 # Per-architecture facts: kernel ARCH, cross compiler prefix, kernel image,
-# Rust target of the static test program, QEMU command and console.
+# Rust target of the static test program, QEMU command and console, the
+# Debian architecture of busybox, and the kernel series used by default.
 arch_setup() {
 	case "$ARCH" in
 	arm64)
 		KARCH=arm64
 		CROSS_COMPILE=aarch64-linux-gnu-
+		CROSS_PKG=gcc-aarch64-linux-gnu
 		KIMAGE=arch/arm64/boot/Image
 		RUST_TARGET=aarch64-unknown-linux-musl
 		QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a57)
+		QEMU_PKG=qemu-system-arm
 		CONSOLE=ttyAMA0
 		DEB_ARCH=arm64
+		DEFAULT_KERNEL=6.12
+		;;
+	arm)
+		KARCH=arm
+		CROSS_COMPILE=arm-linux-gnueabihf-
+		CROSS_PKG=gcc-arm-linux-gnueabihf
+		KIMAGE=arch/arm/boot/zImage
+		RUST_TARGET=armv7-unknown-linux-musleabihf
+		QEMU=(qemu-system-arm -M virt -cpu cortex-a15)
+		QEMU_PKG=qemu-system-arm
+		CONSOLE=ttyAMA0
+		DEB_ARCH=armhf
+		DEFAULT_KERNEL=7.3
+		;;
+	x86_64)
+		KARCH=x86_64
+		CROSS_COMPILE=
+		CROSS_PKG=gcc
+		KIMAGE=arch/x86/boot/bzImage
+		RUST_TARGET=x86_64-unknown-linux-musl
+		QEMU=(qemu-system-x86_64 -M pc -cpu max)
+		QEMU_PKG=qemu-system-x86
+		CONSOLE=ttyS0
+		DEB_ARCH=amd64
+		DEFAULT_KERNEL=6.12
 		;;
 	*)
-		die "unsupported ARCH=$ARCH" "supported: arm64"
+		die "unsupported ARCH=$ARCH" "supported: arm64, arm, x86_64"
 		;;
 	esac
-	OUT=$BUILD/$ARCH
-	export ARCH KARCH CROSS_COMPILE
+	KERNEL=${KERNEL:-$DEFAULT_KERNEL}
+	# build/<arch> holds the arch's default kernel; others get their own.
+	if [ "$KERNEL" = "$DEFAULT_KERNEL" ]; then OUT=$BUILD/$ARCH; else OUT=$BUILD/$ARCH-$KERNEL; fi
+	export ARCH KARCH CROSS_COMPILE KERNEL
 }
 
-# The kernel source of a KERNEL series: the Debian package that carries it.
+# Debian's trixie-backports carries the newest kernel source; it is fetched
+# into build/pkg with a temporary apt configuration (see install-deps.sh).
+BACKPORTS_SUITE="trixie-backports"
+
+# The kernel source of a KERNEL series: the Debian package that carries it,
+# and the libclang its Rust support needs.
 kernel_setup() {
 	case "$KERNEL" in
 	6.12)
 		KERNEL_PKG=linux-source-6.12
 		KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+		KERNEL_FROM=apt
+		LIBCLANG_PKG=libclang-dev
+		if [ "$ARCH" = arm ]; then
+			die "Linux 6.12 has no Rust support on 32-bit ARM" \
+				"Rust on ARMv7 exists from Linux 6.18 on: use KERNEL=7.3 for ARCH=arm"
+		fi
+		;;
+	7.3)
+		KERNEL_PKG=linux-source-7.3
+		KERNEL_TARBALL=$BUILD/pkg/$KERNEL_PKG/usr/src/$KERNEL_PKG.tar.xz
+		KERNEL_FROM=backports
+		# Rust on 7.x needs libclang >= 17.
+		LIBCLANG_PKG=libclang-19-dev
+		export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 		;;
 	*)
-		die "unsupported KERNEL=$KERNEL" "supported: 6.12"
+		die "unsupported KERNEL=$KERNEL" "supported: 6.12, 7.3"
 		;;
 	esac
+}
+
+# The exact version of the kernel source package in use.
+kernel_pkg_version() {
+	if [ "$KERNEL_FROM" = apt ]; then
+		dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null || echo none
+	else
+		cat "$BUILD/pkg/$KERNEL_PKG/VERSION" 2>/dev/null || echo none
+	fi
 }
 
 # Run a command as root: directly, through sudo, or explain what to run.
@@ -80,15 +138,16 @@ content_key() {
 	} | sha256sum | cut -c1-16
 }
 
-# Kernel fragments of the loop: the shared driver fragment, then the board.
+# Kernel fragments of the loop: the shared driver fragment, what every guest
+# needs, then the board.
 kernel_fragments() {
-	printf '%s\n' "$TOP/config/asyncn.cfg" "$TOP/config/qemu-$ARCH.cfg"
+	printf '%s\n' "$TOP/config/asyncn.cfg" "$TOP/config/qemu-common.cfg" "$TOP/config/qemu-$ARCH.cfg"
 }
 
 # Where the configured and built kernel of this ARCH/KERNEL lives.
 kernel_build_dir() {
 	local key
-	key=$(content_key "$KERNEL_PKG $(dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null || echo none)" \
+	key=$(content_key "$KERNEL_PKG $(kernel_pkg_version)" ${LIBCLANG_PATH:+"$LIBCLANG_PATH"} \
 		"$ARCH" "$(rustc --version)" "$(bindgen --version 2>/dev/null || true)" \
 		"$("${CROSS_COMPILE}gcc" --version 2>/dev/null | head -n1)" $(kernel_fragments))
 	printf '%s\n' "$BUILD/kernel/$ARCH-$KERNEL-$key"

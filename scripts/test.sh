@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # make test: every check of the project, then a summary. Exit status is
 # non-zero when any step failed. Steps that need a failed step are skipped.
+#
+# Without ARCH or KERNEL, the guest part runs the CI matrix: arm64/6.12,
+# arm64/7.3 and arm/7.3. With either set, it runs that one target.
+requested_arch=${ARCH:-}
+requested_kernel=${KERNEL:-}
 . "$(dirname "$0")/lib.sh"
-arch_setup
 # Failures are counted, not fatal: every step runs and the summary says.
 set +e
+
+if [ -z "$requested_arch$requested_kernel" ]; then
+	targets=(arm64/6.12 arm64/7.3 arm/7.3)
+else
+	targets=("${requested_arch:-arm64}/$requested_kernel")
+fi
 
 results=()
 failed=0
@@ -33,37 +43,49 @@ skip_step() {
 
 app() { (cd "$TOP/app" && "$@"); }
 
-run_step "prerequisites" "$TOP/scripts/install-deps.sh" || {
-	printf '%s\n' "${results[@]}"
-	exit 1
-}
-
-step "checking the app on the host"
+step "checking the app, the driver's formatting and the scripts on the host"
 run_step "app: cargo fmt --check" app cargo fmt --check
 run_step "app: cargo clippy" app cargo clippy --quiet --locked --all-targets -- -D warnings
 run_step "app: cargo test" app cargo test --quiet --locked
 run_step "driver: rustfmt --check" rustfmt --check --config-path "$TOP/driver/.rustfmt.toml" "$TOP/driver/asyncn.rs"
 run_step "scripts: sh -n init/asyncn scripts/guest-init" sh -n "$TOP/init/asyncn" "$TOP/scripts/guest-init"
 
-guest=("guest $ARCH/$KERNEL: asyncn-test all + rmmod")
-if run_step "kernel $ARCH/$KERNEL (Rust enabled)" "$TOP/scripts/build-kernel.sh"; then
-	run_step "driver: clippy (CLIPPY=1)" env CLIPPY=1 "$TOP/scripts/build-module.sh"
-	if run_step "driver: build asyncn.ko" "$TOP/scripts/build-module.sh" &&
-		run_step "app: static build for $RUST_TARGET" "$TOP/scripts/build-app.sh" &&
-		run_step "initramfs" "$TOP/scripts/build-initramfs.sh"; then
-		run_step "${guest[0]}" "$TOP/scripts/run-guest.sh" test || true
-	else
-		skip_step "${guest[0]}"
+# One target: ARCH/KERNEL through the whole loop, ending in the guest.
+test_target() {
+	local arch=${1%/*} kernel=${1#*/}
+	local t="$arch/${kernel:-default}"
+	local guest="guest $t: asyncn-test all + rmmod"
+	export ARCH=$arch KERNEL=$kernel
+	step "target $t"
+	if ! run_step "$t: prerequisites" "$TOP/scripts/install-deps.sh"; then
+		skip_step "$guest"
+		return
 	fi
-else
-	skip_step "driver: clippy"
-	skip_step "${guest[0]}"
-fi
+	if ! run_step "$t: kernel (Rust enabled)" "$TOP/scripts/build-kernel.sh"; then
+		skip_step "$guest"
+		return
+	fi
+	run_step "$t: driver clippy (CLIPPY=1)" env CLIPPY=1 "$TOP/scripts/build-module.sh"
+	if run_step "$t: driver build" "$TOP/scripts/build-module.sh" &&
+		run_step "$t: app static build" "$TOP/scripts/build-app.sh" &&
+		run_step "$t: initramfs" "$TOP/scripts/build-initramfs.sh"; then
+		run_step "$guest" "$TOP/scripts/run-guest.sh" test
+	else
+		skip_step "$guest"
+	fi
+}
+
+for target in "${targets[@]}"; do
+	test_target "$target"
+done
 
 printf '\n\033[1m==> asyncn test summary\033[0m\n'
 printf '    %s\n' "${results[@]}"
-guest_counts=$(grep -h -m1 -E '^# [0-9]+ passed, [0-9]+ failed' "$OUT/guest-test.log" 2>/dev/null || true)
-[ -n "$guest_counts" ] && printf '    in-guest checks: %s\n' "${guest_counts#\# }"
+for target in "${targets[@]}"; do
+	out=$(ARCH=${target%/*} KERNEL=${target#*/} && arch_setup && echo "$OUT")
+	counts=$(grep -h -m1 -E '^# [0-9]+ passed, [0-9]+ failed' "$out/guest-test.log" 2>/dev/null)
+	[ -n "$counts" ] && printf '    in-guest checks %s: %s\n' "$target" "${counts#\# }"
+done
 summary="$passed passed, $failed failed"
 ((skipped)) && summary+=", $skipped skipped"
 echo "test: $summary"
