@@ -13,12 +13,13 @@ export ARCH KERNEL PACE
 
 S := scripts
 
-.PHONY: demo test deps kernel module app initramfs clean distclean help
+.PHONY: demo test deps kernel module app initramfs lint crates-inc clean distclean help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
 	@echo "make test   run every check and print a summary"
 	@echo "parts:      deps kernel module app initramfs clean distclean"
+	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc)"
 
 demo: initramfs
 	$(S)/run-guest.sh demo
@@ -40,6 +41,14 @@ app: deps
 
 initramfs: module app
 	$(S)/build-initramfs.sh
+
+lint:
+	$(S)/lint-layer.sh
+	$(S)/check-packaging.sh
+
+# After changing app/Cargo.lock.
+crates-inc:
+	python3 $(S)/update-crates-inc.py
 
 # Keeps the kernel cache (build/kernel, build/src, build/pkg); distclean
 # removes it.

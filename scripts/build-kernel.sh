@@ -33,13 +33,22 @@ else
 	# The silent drop: olddefconfig/allnoconfig turn CONFIG_RUST off when
 	# the Rust toolchain is not usable, without an error. Say why.
 	if ! grep -qx 'CONFIG_RUST=y' "$KBUILD/.config"; then
+		have=$(grep -q '^CONFIG_HAVE_RUST=y' "$KBUILD/.config" && echo y || echo n)
+		available=$(grep -q '^CONFIG_RUST_IS_AVAILABLE=y' "$KBUILD/.config" && echo y || echo n)
 		reason=$(kmake -s rustavailable 2>&1 || true)
+		if [ "$available" = n ]; then
+			die "CONFIG_RUST=y did not survive kernel configuration" \
+				"RUST_IS_AVAILABLE=n: the kernel's Rust toolchain check failed." \
+				"make rustavailable says:" "$reason" \
+				"Fix: run 'make deps' (rustc, rust-src, bindgen-cli, libclang), or set" \
+				"LIBCLANG_PATH to a libclang the kernel accepts, then run make again."
+		fi
 		die "CONFIG_RUST=y did not survive kernel configuration" \
-			"The kernel dropped Rust support because its toolchain check failed." \
-			"make rustavailable says:" \
-			"$reason" \
-			"Fix: run 'make deps' (rustc, rust-src, bindgen-cli, libclang-dev), or set" \
-			"LIBCLANG_PATH to a libclang the kernel accepts, then run make again."
+			"HAVE_RUST=$have, RUST_IS_AVAILABLE=$available: the toolchain is fine, but this" \
+			"architecture configuration does not offer Rust (or another option excludes it," \
+			"see 'config RUST' in init/Kconfig). On 32-bit ARM, Rust needs Linux 6.18+," \
+			"an MMU ARMv7 little-endian kernel in ARM mode (no THUMB2_KERNEL) and no KASAN." \
+			"Check: make -C $KSRC O=$KBUILD ARCH=$KARCH menuconfig"
 	fi
 	# Every other option the fragments ask for must be there too.
 	lost=()

@@ -18,9 +18,19 @@ BINDGEN_VERSION=0.73.2
 
 apt_packages=(
 	build-essential bc bison flex libssl-dev libelf-dev cpio kmod xz-utils
-	rsync gzip "$LIBCLANG_PKG" "$CROSS_PKG" "$QEMU_PKG"
+	rsync gzip python3 python3-venv "$LIBCLANG_PKG" "$QEMU_PKG"
 )
+read -r -a cross_pkgs <<<"$CROSS_PKG"
+apt_packages+=("${cross_pkgs[@]}")
 [ "$KERNEL_FROM" = apt ] && apt_packages+=("$KERNEL_PKG")
+
+# apt-get update fails when any one index does (a mirror mid-sync, say),
+# though the packages needed here are usually still there: warn, go on, and
+# let the install or download that follows be the judge.
+apt_update() {
+	as_root apt-get update -qq "$@" ||
+		info "apt-get update reported errors (continuing; the next step fails if a package is missing)"
+}
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -28,7 +38,7 @@ for pkg in "${apt_packages[@]}"; do
 done
 if ((${#missing[@]})); then
 	step "installing Debian packages: ${missing[*]}"
-	as_root apt-get update -qq
+	apt_update
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
 	info "Debian packages: present"
@@ -66,7 +76,7 @@ if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 	apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=-"
 		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir"
 		-o "Dir::Cache::archives=$apt_dir/archives" -o "APT::Get::List-Cleanup=0")
-	as_root apt-get -qq "${apt_opts[@]}" update
+	apt_update "${apt_opts[@]}"
 	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$apt_dir"
 	(cd "$apt_dir" && as_root apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG")
 	deb=$(ls "$apt_dir/${KERNEL_PKG}"_*.deb)
@@ -83,14 +93,14 @@ if [ ! -x "$busybox" ]; then
 		[ "$(dpkg --print-architecture)" != "$DEB_ARCH" ]; then
 		info "enabling the $DEB_ARCH package architecture (download only)"
 		as_root dpkg --add-architecture "$DEB_ARCH"
-		as_root apt-get update -qq
+		apt_update
 	fi
 	tmp=$(mktemp -d)
 	# apt-get download, run as root, drops privileges to _apt and writes here.
 	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$tmp"
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH") ||
-		{ as_root apt-get update -qq && (cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH"); }
+		{ apt_update && (cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH"); }
 	dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/root"
 	mkdir -p "$(dirname "$busybox")"
 	install -m 0755 "$tmp/root/bin/busybox" "$busybox"

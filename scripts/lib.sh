@@ -42,9 +42,12 @@ arch_setup() {
 	arm)
 		KARCH=arm
 		CROSS_COMPILE=arm-linux-gnueabihf-
-		CROSS_PKG=gcc-arm-linux-gnueabihf
+		# The static app links against the cross glibc.
+		CROSS_PKG="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
 		KIMAGE=arch/arm/boot/zImage
-		RUST_TARGET=armv7-unknown-linux-musleabihf
+		# Static glibc (see app/.cargo/config.toml): the armv7 musl standard
+		# library is not available from every Rust distribution server.
+		RUST_TARGET=armv7-unknown-linux-gnueabihf
 		QEMU=(qemu-system-arm -M virt -cpu cortex-a15)
 		QEMU_PKG=qemu-system-arm
 		CONSOLE=ttyAMA0

@@ -43,12 +43,22 @@ skip_step() {
 
 app() { (cd "$TOP/app" && "$@"); }
 
-step "checking the app, the driver's formatting and the scripts on the host"
+# The host checks need some of the prerequisites too (python3-venv, rustfmt).
+first=${targets[0]}
+if ! run_step "prerequisites" env ARCH="${first%/*}" KERNEL="${first#*/}" "$TOP/scripts/install-deps.sh"; then
+	printf '    %s\n' "${results[@]}"
+	echo "test: 0 passed, 1 failed"
+	exit 1
+fi
+
+step "checking the app, the driver's formatting, the scripts and the packaging on the host"
 run_step "app: cargo fmt --check" app cargo fmt --check
 run_step "app: cargo clippy" app cargo clippy --quiet --locked --all-targets -- -D warnings
 run_step "app: cargo test" app cargo test --quiet --locked
 run_step "driver: rustfmt --check" rustfmt --check --config-path "$TOP/driver/.rustfmt.toml" "$TOP/driver/asyncn.rs"
 run_step "scripts: sh -n init/asyncn scripts/guest-init" sh -n "$TOP/init/asyncn" "$TOP/scripts/guest-init"
+run_step "meta-asyncn: oelint-adv, crates.inc up to date" "$TOP/scripts/lint-layer.sh"
+run_step "packaging: one copy of fragment, init script, rules" "$TOP/scripts/check-packaging.sh"
 
 # One target: ARCH/KERNEL through the whole loop, ending in the guest.
 test_target() {

@@ -83,10 +83,13 @@ pub fn take(signal: i32, timeout: Duration) -> io::Result<Option<PollSignal>> {
             match Errno::result(libc::sigtimedwait(&set, &mut info, &ts)) {
                 Ok(_) => {
                     let head = &*(&info as *const libc::siginfo_t).cast::<SigpollHead>();
+                    // `c_long` is 32 bits on armv7: a real conversion there.
+                    #[allow(clippy::useless_conversion)]
+                    let band = i64::from(head.band);
                     return Ok(Some(PollSignal {
                         fd: head.fd,
                         code: head.code,
-                        band: head.band,
+                        band,
                     }));
                 }
                 Err(Errno::EAGAIN) => return Ok(None),

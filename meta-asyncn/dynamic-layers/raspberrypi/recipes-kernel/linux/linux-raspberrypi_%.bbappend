@@ -1,0 +1,1 @@
+require recipes-kernel/linux/asyncn-kernel-rust.inc
