@@ -4,9 +4,10 @@
 #   KERNEL=6.12|7.3        kernel series (default: 6.12, or 7.3 for arm)
 #   PACE=2s                pause between the demo's writes
 #   GUEST_TIMEOUT=300      seconds a guest may run
+#   FLAVOUR=debug          kernel with lockdep, KASAN, KFENCE, kmemleak (Clang)
 #
 # `make test` without ARCH or KERNEL runs the matrix arm64/6.12, arm64/7.3
-# and arm/7.3; with either, that one target.
+# and arm/7.3; with either, that one target; with FLAVOUR=debug, arm64/6.12.
 
 PACE ?= 2s
 export ARCH KERNEL PACE

@@ -61,7 +61,7 @@ pub(crate) fn lock_class_key_ptr(
 pub(crate) type ShowFn = unsafe extern "C" fn(
     *mut bindings::device,
     *mut bindings::device_attribute,
-    *mut core::ffi::c_char,
+    *mut kernel::ffi::c_char,
 ) -> isize;
 
 /// Sets the `show` callback of `attr`.

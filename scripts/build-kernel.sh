@@ -22,7 +22,7 @@ else
 		mv "$KSRC.tmp" "$KSRC"
 	fi
 
-	step "configuring Linux $KERNEL for $ARCH (allnoconfig + fragments)"
+	step "configuring Linux $KERNEL for $ARCH${FLAVOUR:+ ($FLAVOUR flavour)} (allnoconfig + fragments)"
 	rm -rf "$KBUILD"
 	mkdir -p "$KBUILD"
 	fragment=$KBUILD/asyncn-fragments.config
@@ -76,8 +76,11 @@ else
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
 	# Builds of this ARCH/KERNEL with other inputs are stale now.
-	for old in "$BUILD/kernel/$ARCH-$KERNEL-"*; do
-		[ "$old" = "$KBUILD" ] || rm -rf "$old"
+	for old in "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-"*; do
+		[ "$old" = "$KBUILD" ] && continue
+		# The default flavour's pattern also matches the debug builds.
+		if [ -z "$FLAVOUR" ] && [[ $old == "$BUILD/kernel/$ARCH-$KERNEL-debug-"* ]]; then continue; fi
+		rm -rf "$old"
 	done
 fi
 

@@ -11,6 +11,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 ARCH=${ARCH:-arm64}
 KERNEL=${KERNEL:-}
+# FLAVOUR=debug: the kernel with lockdep, KASAN, KFENCE, kmemleak (Clang-built).
+FLAVOUR=${FLAVOUR:-}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
@@ -73,6 +75,11 @@ arch_setup() {
 	KERNEL=${KERNEL:-$DEFAULT_KERNEL}
 	# build/<arch> holds the arch's default kernel; others get their own.
 	if [ "$KERNEL" = "$DEFAULT_KERNEL" ]; then OUT=$BUILD/$ARCH; else OUT=$BUILD/$ARCH-$KERNEL; fi
+	case "$FLAVOUR" in
+	"") ;;
+	debug) OUT=$OUT-debug ;;
+	*) die "unknown FLAVOUR=$FLAVOUR" "supported: debug" ;;
+	esac
 	export ARCH KARCH CROSS_COMPILE KERNEL
 }
 
@@ -142,9 +149,15 @@ content_key() {
 }
 
 # Kernel fragments of the loop: the shared driver fragment, what every guest
-# needs, then the board.
+# needs, the board, and the debug checkers for FLAVOUR=debug.
 kernel_fragments() {
 	printf '%s\n' "$TOP/config/asyncn.cfg" "$TOP/config/qemu-common.cfg" "$TOP/config/qemu-$ARCH.cfg"
+	if [ "$FLAVOUR" = debug ]; then printf '%s\n' "$TOP/config/debug.cfg"; fi
+}
+
+# The debug flavour is built with Clang: Rust and KASAN need it.
+kernel_llvm() {
+	if [ "$FLAVOUR" = debug ]; then echo LLVM=1; fi
 }
 
 # Where the configured and built kernel of this ARCH/KERNEL lives.
@@ -152,13 +165,14 @@ kernel_build_dir() {
 	local key
 	key=$(content_key "$KERNEL_PKG $(kernel_pkg_version)" ${LIBCLANG_PATH:+"$LIBCLANG_PATH"} \
 		"$ARCH" "$(rustc --version)" "$(bindgen --version 2>/dev/null || true)" \
-		"$("${CROSS_COMPILE}gcc" --version 2>/dev/null | head -n1)" $(kernel_fragments))
-	printf '%s\n' "$BUILD/kernel/$ARCH-$KERNEL-$key"
+		"$("${CROSS_COMPILE}gcc" --version 2>/dev/null | head -n1)" $(kernel_llvm) \
+		${FLAVOUR:+"$(clang --version 2>/dev/null | head -n1)"} $(kernel_fragments))
+	printf '%s\n' "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-$key"
 }
 
 # make in the kernel build directory, with the loop's toolchain settings.
 kmake() {
-	make -C "$KSRC" O="$KBUILD" ARCH="$KARCH" CROSS_COMPILE="$CROSS_COMPILE" "$@"
+	make -C "$KSRC" O="$KBUILD" ARCH="$KARCH" CROSS_COMPILE="$CROSS_COMPILE" $(kernel_llvm) "$@"
 }
 
 kernel_paths() {

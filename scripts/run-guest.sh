@@ -24,14 +24,16 @@ set +e
 timeout --foreground "$timeout" "${QEMU[@]}" -smp 2 -m 512 \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$OUT/Image" -initrd "$OUT/initramfs.cpio.gz" \
-	-append "console=$CONSOLE panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace" \
+	-append "console=$CONSOLE panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace${FLAVOUR:+ asyncn_flavour=$FLAVOUR}" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
 problems=()
 [ "$status" = 124 ] && problems+=("the guest did not finish within ${timeout}s (GUEST_TIMEOUT)")
-if grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:' "$log" >"$log.kernel"; then
+# BUG: covers KASAN and KFENCE reports, WARNING: lockdep's; kmemleak's
+# come from the guest's scan (see guest-init).
+if grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:|unreferenced object' "$log" >"$log.kernel"; then
 	problems+=("the kernel reported a problem:" "$(head -n 20 "$log.kernel")")
 fi
 if ! grep -q '^ASYNCN-GUEST-RESULT: PASS' "$log"; then

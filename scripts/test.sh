@@ -10,7 +10,9 @@ requested_kernel=${KERNEL:-}
 # Failures are counted, not fatal: every step runs and the summary says.
 set +e
 
-if [ -z "$requested_arch$requested_kernel" ]; then
+if [ -z "$requested_arch$requested_kernel" ] && [ -n "${FLAVOUR:-}" ]; then
+	targets=(arm64/6.12)
+elif [ -z "$requested_arch$requested_kernel" ]; then
 	targets=(arm64/6.12 arm64/7.3 arm/7.3)
 else
 	targets=("${requested_arch:-arm64}/$requested_kernel")

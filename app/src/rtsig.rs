@@ -36,32 +36,21 @@ pub fn rt_signal(offset: i32) -> i32 {
 
 /// Blocks `signal` in this process so it queues instead of running a handler.
 pub fn block(signal: i32) -> io::Result<()> {
-    // SAFETY: plain signal-mask manipulation on a zero-initialised set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, signal);
-        Errno::result(libc::sigprocmask(
-            libc::SIG_BLOCK,
-            &set,
-            std::ptr::null_mut(),
-        ))?;
-    }
-    Ok(())
+    change_mask(libc::SIG_BLOCK, signal)
 }
 
 /// Unblocks `signal` again.
 pub fn unblock(signal: i32) -> io::Result<()> {
+    change_mask(libc::SIG_UNBLOCK, signal)
+}
+
+fn change_mask(how: libc::c_int, signal: i32) -> io::Result<()> {
     // SAFETY: plain signal-mask manipulation on a zero-initialised set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, signal);
-        Errno::result(libc::sigprocmask(
-            libc::SIG_UNBLOCK,
-            &set,
-            std::ptr::null_mut(),
-        ))?;
+        Errno::result(libc::sigprocmask(how, &set, std::ptr::null_mut()))?;
     }
     Ok(())
 }
