@@ -18,7 +18,7 @@
 //! | `device_attribute::show` | a field | in a union with `show_const` |
 //! | `attribute_group::attrs` | a field | in a union with `attrs_const` |
 
-use core::ops::Deref;
+use core::pin::Pin;
 use kernel::{bindings, sync::LockClassKey, uaccess::UserSlice};
 
 /// The `struct cdev` of a character-device inode (`inode->i_cdev`, which
@@ -47,14 +47,24 @@ pub(crate) fn user_slice(ptr: *mut core::ffi::c_void, len: usize) -> UserSlice {
     UserSlice::new(ptr, len)
 }
 
-/// The C `lock_class_key` behind what `static_lock_class!()` returns (a
-/// plain or a pinned static reference, depending on the version).
-pub(crate) fn lock_class_key_ptr(
-    key: impl Deref<Target = LockClassKey>,
-) -> *mut bindings::lock_class_key {
-    // `LockClassKey` is a transparent wrapper around `Opaque<lock_class_key>`;
-    // the key is a static, so the pointer outlives `key`.
-    core::ptr::from_ref::<LockClassKey>(&key).cast_mut().cast()
+/// What `static_lock_class!()` returns: a plain or a pinned static reference,
+/// depending on the version. Both give the C key, with its static lifetime.
+pub(crate) trait StaticLockClass: Copy {
+    /// The C `lock_class_key` of the static key.
+    fn as_key_ptr(self) -> *mut bindings::lock_class_key;
+}
+
+impl StaticLockClass for &'static LockClassKey {
+    fn as_key_ptr(self) -> *mut bindings::lock_class_key {
+        // `LockClassKey` is a transparent wrapper around `Opaque<lock_class_key>`.
+        core::ptr::from_ref(self).cast_mut().cast()
+    }
+}
+
+impl StaticLockClass for Pin<&'static LockClassKey> {
+    fn as_key_ptr(self) -> *mut bindings::lock_class_key {
+        Pin::get_ref(self).as_key_ptr()
+    }
 }
 
 /// A `show` callback of a device attribute.

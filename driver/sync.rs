@@ -10,18 +10,14 @@
 //! - [`WaitQueue`]: a C wait queue usable both for blocking reads and for
 //!   `poll`, which needs the raw queue head.
 
-use crate::compat;
+use crate::compat::StaticLockClass;
 use core::ffi::CStr;
 use core::{
     cell::UnsafeCell,
     marker::{PhantomData, PhantomPinned},
     ops::{Deref, DerefMut},
 };
-use kernel::{bindings, error::code::ERESTARTSYS, prelude::*, sync::LockClassKey, types::Opaque};
-
-/// What `static_lock_class!()` returns, on every supported kernel.
-pub(crate) trait StaticLockClass: Deref<Target = LockClassKey> + Copy + 'static {}
-impl<K: Deref<Target = LockClassKey> + Copy + 'static> StaticLockClass for K {}
+use kernel::{bindings, error::code::ERESTARTSYS, prelude::*, types::Opaque};
 
 /// Data `T` protected by a kernel mutex.
 #[pin_data]
@@ -51,7 +47,7 @@ impl<T> InterruptibleMutex<T> {
             // SAFETY: `slot` is valid for writes while the closure runs and is
             // pinned afterwards; `name` and `key` are static.
             raw <- Opaque::ffi_init(|slot| unsafe {
-                bindings::__mutex_init(slot, crate::chrdev::c_chars(name), compat::lock_class_key_ptr(key))
+                bindings::__mutex_init(slot, crate::chrdev::c_chars(name), key.as_key_ptr())
             }),
             data: UnsafeCell::new(data),
             _pin: PhantomPinned,
@@ -162,7 +158,7 @@ impl WaitQueue {
                 bindings::__init_waitqueue_head(
                     slot,
                     crate::chrdev::c_chars(name),
-                    compat::lock_class_key_ptr(key),
+                    key.as_key_ptr(),
                 )
             }),
             _pin: PhantomPinned,

@@ -23,7 +23,7 @@ apt_packages=(
 read -r -a cross_pkgs <<<"$CROSS_PKG"
 apt_packages+=("${cross_pkgs[@]}")
 [ "$KERNEL_FROM" = apt ] && apt_packages+=("$KERNEL_PKG")
-[ "$FLAVOUR" = debug ] && apt_packages+=(clang lld llvm)
+[ "$FLAVOUR" = debug ] && apt_packages+=("clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION")
 
 # apt-get update fails when any one index does (a mirror mid-sync, say),
 # though the packages needed here are usually still there: warn, go on, and

@@ -95,7 +95,12 @@ kernel_setup() {
 		KERNEL_PKG=linux-source-6.12
 		KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
 		KERNEL_FROM=apt
-		LIBCLANG_PKG=libclang-dev
+		# Debian bookworm's clang; pinned because bindgen otherwise takes
+		# the newest libclang installed, which must match the compiler of a
+		# Clang-built kernel (FLAVOUR=debug).
+		LLVM_VERSION=14
+		LIBCLANG_PKG=libclang-$LLVM_VERSION-dev
+		export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 		if [ "$ARCH" = arm ]; then
 			die "Linux 6.12 has no Rust support on 32-bit ARM" \
 				"Rust on ARMv7 exists from Linux 6.18 on: use KERNEL=7.3 for ARCH=arm"
@@ -106,8 +111,9 @@ kernel_setup() {
 		KERNEL_TARBALL=$BUILD/pkg/$KERNEL_PKG/usr/src/$KERNEL_PKG.tar.xz
 		KERNEL_FROM=backports
 		# Rust on 7.x needs libclang >= 17.
-		LIBCLANG_PKG=libclang-19-dev
-		export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+		LLVM_VERSION=19
+		LIBCLANG_PKG=libclang-$LLVM_VERSION-dev
+		export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 		;;
 	*)
 		die "unsupported KERNEL=$KERNEL" "supported: 6.12, 7.3"
@@ -155,9 +161,10 @@ kernel_fragments() {
 	if [ "$FLAVOUR" = debug ]; then printf '%s\n' "$TOP/config/debug.cfg"; fi
 }
 
-# The debug flavour is built with Clang: Rust and KASAN need it.
+# The debug flavour is built with Clang (Rust and KASAN need it), the same
+# version as the libclang bindgen uses.
 kernel_llvm() {
-	if [ "$FLAVOUR" = debug ]; then echo LLVM=1; fi
+	if [ "$FLAVOUR" = debug ]; then echo "LLVM=-$LLVM_VERSION"; fi
 }
 
 # Where the configured and built kernel of this ARCH/KERNEL lives.
@@ -166,7 +173,7 @@ kernel_build_dir() {
 	key=$(content_key "$KERNEL_PKG $(kernel_pkg_version)" ${LIBCLANG_PATH:+"$LIBCLANG_PATH"} \
 		"$ARCH" "$(rustc --version)" "$(bindgen --version 2>/dev/null || true)" \
 		"$("${CROSS_COMPILE}gcc" --version 2>/dev/null | head -n1)" $(kernel_llvm) \
-		${FLAVOUR:+"$(clang --version 2>/dev/null | head -n1)"} $(kernel_fragments))
+		${FLAVOUR:+"$(clang-$LLVM_VERSION --version 2>/dev/null | head -n1)"} $(kernel_fragments))
 	printf '%s\n' "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-$key"
 }
 

@@ -28,4 +28,4 @@ S = "${UNPACKDIR}/app"
 ASYNCN_TEST_CARGO_CLASSES ?= "cargo cargo-update-recipe-crates"
 inherit_defer ${ASYNCN_TEST_CARGO_CLASSES}
 
-RRECOMMENDS:${PN} += "kernel-module-asyncn"
+RRECOMMENDS:${PN} += "asyncn"

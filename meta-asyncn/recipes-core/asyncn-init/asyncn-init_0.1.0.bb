@@ -40,4 +40,4 @@ do_install() {
 }
 
 FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d/99-asyncn.rules"
-RDEPENDS:${PN} += "kernel-module-asyncn"
+RDEPENDS:${PN} += "asyncn"

@@ -10,8 +10,11 @@ SECTION = "images"
 LICENSE = "MIT"
 CVE_PRODUCT = "asyncn"
 
+# "asyncn", not "kernel-module-asyncn": the kernel's PACKAGES_DYNAMIC would
+# satisfy the latter even when the asyncn recipe is skipped (no Rust for
+# this machine's kernel), deferring the failure to the rootfs.
 IMAGE_INSTALL = "packagegroup-core-boot ${CORE_IMAGE_EXTRA_INSTALL} \
-                 kernel-module-asyncn asyncn-init asyncn-test \
+                 asyncn asyncn-init asyncn-test \
                  "
 # No locales (a space, not empty, overrides the default), as core-image-minimal.
 # nooelint: oelint.vars.notneededspace

@@ -12,7 +12,7 @@ from oeqa.runtime.decorator.package import OEHasPackage
 class AsyncnTest(OERuntimeTestCase):
 
     @OETestDepends(['ssh.SSHTest.test_ssh'])
-    @OEHasPackage(['kernel-module-asyncn'])
+    @OEHasPackage(['asyncn'])
     def test_device_ready_at_boot(self):
         status, output = self.target.run('test -c /dev/asyncn0 && ls -l /dev/asyncn0')
         self.assertEqual(status, 0, msg='/dev/asyncn0 missing after boot: %s' % output)
