@@ -169,10 +169,11 @@ impl AsyncnDevice {
         })
     }
 
-    /// Whether `open` has a message to read: `read` would not block.
-    fn has_unread(&self, open: &OpenFile) -> bool {
+    /// The generation of the message `open` has not read yet, if any: when
+    /// there is one, `read` would not block.
+    fn unread_generation(&self, open: &OpenFile) -> Option<u64> {
         let current = self.current.load(Ordering::Acquire);
-        current != 0 && current != open.seen.load(Ordering::Relaxed)
+        (current != 0 && current != open.seen.load(Ordering::Relaxed)).then_some(current)
     }
 
     /// Wakes readers and pollers, then signals the subscribers.
@@ -246,8 +247,7 @@ impl FileOperations for AsyncnDevice {
         loop {
             {
                 let state = self.state.lock_interruptible()?;
-                let current = self.current.load(Ordering::Acquire);
-                if current != 0 && current != open.seen.load(Ordering::Relaxed) {
+                if let Some(current) = self.unread_generation(open) {
                     let buffer = state.buffer.as_deref().ok_or(EBADF)?;
                     // Only the current message's bytes: never what an
                     // older, longer message left behind it.
@@ -267,7 +267,8 @@ impl FileOperations for AsyncnDevice {
             if file.is_nonblocking() {
                 return Err(EAGAIN);
             }
-            self.readable.wait_interruptible(|| self.has_unread(open))?;
+            self.readable
+                .wait_interruptible(|| self.unread_generation(open).is_some())?;
         }
     }
 
@@ -326,7 +327,7 @@ impl FileOperations for AsyncnDevice {
         // Register first, then test: a write in between still wakes us.
         table.register(file, &self.readable);
         let mut mask = 0;
-        if file.is_reader() && self.has_unread(open) {
+        if file.is_reader() && self.unread_generation(open).is_some() {
             mask |= READABLE;
         }
         if file.is_writer() {
