@@ -25,12 +25,16 @@ apt_packages+=("${cross_pkgs[@]}")
 [ "$KERNEL_FROM" = apt ] && apt_packages+=("$KERNEL_PKG")
 [ "$FLAVOUR" = debug ] && apt_packages+=("clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION")
 
-# apt-get update fails when any one index does (a mirror mid-sync, say),
-# though the packages needed here are usually still there: warn, go on, and
-# let the install or download that follows be the judge.
+# apt-get update fails when any one index does (a mirror mid-sync, say).
+# Try a few times; then warn and go on, and let the install or download
+# that follows be the judge.
 apt_update() {
-	as_root apt-get update -qq "$@" ||
-		info "apt-get update reported errors (continuing; the next step fails if a package is missing)"
+	local attempt
+	for attempt in 1 2 3; do
+		as_root apt-get update -qq "$@" && return 0
+		[ "$attempt" -lt 3 ] && info "apt-get update failed (attempt $attempt of 3); retrying in 15 s" && sleep 15
+	done
+	info "apt-get update reported errors (continuing; the next step fails if a package is missing)"
 }
 
 missing=()
@@ -74,12 +78,19 @@ if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 	rm -rf "$apt_dir"
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
 	echo "deb http://deb.debian.org/debian $BACKPORTS_SUITE main" >"$apt_dir/sources.list"
+	# Only the host architecture: the source package is "all", and every
+	# foreign index is one more chance to hit a mirror mid-sync, which makes
+	# apt drop the whole suite from a fresh lists directory.
+	host_arch=$(dpkg --print-architecture)
 	apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=-"
+		-o "APT::Architecture=$host_arch" -o "APT::Architectures::=$host_arch"
 		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir"
 		-o "Dir::Cache::archives=$apt_dir/archives" -o "APT::Get::List-Cleanup=0")
 	apt_update "${apt_opts[@]}"
 	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$apt_dir"
-	(cd "$apt_dir" && as_root apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG")
+	(cd "$apt_dir" && as_root apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG") ||
+		die "could not download $KERNEL_PKG from Debian $BACKPORTS_SUITE" \
+			"the package index may be mid-sync on the mirror: run make again in a few minutes"
 	deb=$(ls "$apt_dir/${KERNEL_PKG}"_*.deb)
 	dpkg-deb -x "$deb" "$BUILD/pkg/$KERNEL_PKG"
 	dpkg-deb -f "$deb" Version >"$BUILD/pkg/$KERNEL_PKG/VERSION"
