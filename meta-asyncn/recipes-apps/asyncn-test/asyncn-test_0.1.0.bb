@@ -28,4 +28,5 @@ S = "${UNPACKDIR}/app"
 ASYNCN_TEST_CARGO_CLASSES ?= "cargo cargo-update-recipe-crates"
 inherit_defer ${ASYNCN_TEST_CARGO_CLASSES}
 
-RRECOMMENDS:${PN} += "asyncn"
+# No dependency on the module package (it is skipped without Rust in
+# KERNEL_FEATURES); core-image-asyncn installs both.

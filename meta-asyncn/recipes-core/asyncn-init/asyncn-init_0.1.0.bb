@@ -40,4 +40,6 @@ do_install() {
 }
 
 FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d/99-asyncn.rules"
-RDEPENDS:${PN} += "asyncn"
+# No dependency on the module package: without Rust in KERNEL_FEATURES the
+# asyncn recipe is skipped, and this one must still build (bitbake world).
+# core-image-asyncn installs the three together.
