@@ -68,11 +68,7 @@ else
 	step "building Linux $KERNEL for $ARCH ($(nproc) jobs; a few minutes, once)"
 	start=$(date +%s)
 	kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules modules_prepare
-	for crate in libcore.rmeta libkernel.rmeta libmacros.so; do
-		[ -e "$KBUILD/rust/$crate" ] || die "kernel build has no rust/$crate" \
-			"out-of-tree Rust modules need the kernel's crate metadata;" \
-			"remove $KBUILD and run make again"
-	done
+	require_rust_metadata
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
 	# Builds of this ARCH/KERNEL with other inputs are stale now.

@@ -16,11 +16,7 @@ if [ "$kernel_rustc" != "$(rustc --version)" ]; then
 		"a Rust module must be built with the kernel's rustc." \
 		"Fix: select that toolchain (rustup override set <version>) or rebuild the kernel (make kernel)."
 fi
-for crate in libcore.rmeta libkernel.rmeta libmacros.so; do
-	[ -e "$KBUILD/rust/$crate" ] || die "missing $KBUILD/rust/$crate" \
-		"the kernel build has no Rust crate metadata (CONFIG_RUST off, or not fully built)." \
-		"Fix: rm -rf $KBUILD && make kernel"
-done
+require_rust_metadata
 
 # Kbuild writes its objects next to the sources: build a copy.
 work=$OUT/driver-build

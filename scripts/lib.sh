@@ -182,6 +182,16 @@ kmake() {
 	make -C "$KSRC" O="$KBUILD" ARCH="$KARCH" CROSS_COMPILE="$CROSS_COMPILE" $(kernel_llvm) "$@"
 }
 
+# Out-of-tree Rust modules need the kernel build's crate metadata.
+require_rust_metadata() {
+	local crate
+	for crate in libcore.rmeta libkernel.rmeta libmacros.so; do
+		[ -e "$KBUILD/rust/$crate" ] || die "missing $KBUILD/rust/$crate" \
+			"the kernel build has no Rust crate metadata (CONFIG_RUST off, or not fully built)." \
+			"Fix: rm -rf $KBUILD && make kernel"
+	done
+}
+
 kernel_paths() {
 	KSRC=$BUILD/src/linux-$KERNEL
 	KBUILD=$(kernel_build_dir)
