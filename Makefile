@@ -5,20 +5,27 @@
 #   PACE=2s                pause between the demo's writes
 #   GUEST_TIMEOUT=300      seconds a guest may run
 #   FLAVOUR=debug          kernel with lockdep, KASAN, KFENCE, kmemleak (Clang)
+#   SECONDS=300            make stress: seconds of stress, then of fuzz
+#   SEED=<n>, PROCS=<n>    stress/fuzz: repeat a run, worker processes
+#   ROUNDS=5               make bench: rounds (every peer measured in each)
 #
-# `make test` without ARCH or KERNEL runs the matrix arm64/6.12, arm64/7.3
-# and arm/7.3; with either, that one target; with FLAVOUR=debug, arm64/6.12.
+# `make test` without ARCH or KERNEL runs the matrix arm64/6.12, arm64/7.3,
+# arm/7.3 and arm64/6.12 debug; with either, that one target; with
+# FLAVOUR=debug alone, arm64/6.12 debug.
 
 PACE ?= 2s
-export ARCH KERNEL PACE
+SECONDS ?= 300
+export ARCH KERNEL PACE SEED PROCS ROUNDS
 
 S := scripts
 
-.PHONY: demo test deps kernel module app initramfs lint crates-inc clean distclean help
+.PHONY: demo test stress bench deps kernel module app initramfs lint crates-inc clean distclean help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
 	@echo "make test   run every check and print a summary"
+	@echo "make stress SECONDS=600  long stress + fuzz run on the debug kernel"
+	@echo "make bench  asyncn beside a C baseline, a pipe and sigqueue; table, JSON, plot"
 	@echo "parts:      deps kernel module app initramfs clean distclean"
 	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc)"
 
@@ -27,6 +34,16 @@ demo: initramfs
 
 test:
 	$(S)/test.sh
+
+# The debug kernel unless FLAVOUR is given; the guest runs stress, then
+# fuzz, SECONDS each, unloads the module and asks kmemleak.
+stress: export FLAVOUR := $(or $(FLAVOUR),debug)
+stress: initramfs
+	STRESS_SECONDS=$(SECONDS) FUZZ_SECONDS=$(SECONDS) $(S)/run-guest.sh stress
+
+# Figures land in build/bench/ (bench.json, bench.svg).
+bench: module app
+	$(S)/bench.sh
 
 deps:
 	$(S)/install-deps.sh

@@ -33,10 +33,15 @@
 //! - `AsyncnDevice::current` (the generation of the readable message, 0 for
 //!   none) is written under the mutex and read without it by the wait
 //!   condition and `poll`; `OpenFile::seen` is written under the mutex by
-//!   the file's own reads. Statistics are atomics.
+//!   the file's own reads. Statistics are atomics; `writes` and
+//!   `notifications` are written only under the mutex (plain stores).
 //! - `AsyncnDevice::subscribers` (the fasync list) and `readable` (the wait
 //!   queue) have their own locking. Wake-ups and signals are sent after the
 //!   mutex is released, so a woken reader never waits for the writer's lock.
+//!   The wake-up skips the queue's lock when no one waits: a full barrier
+//!   after the update of `current`, paired with one after queueing in
+//!   `prepare_to_wait_event` and in `poll`, means a waiter either sees the
+//!   new message or is seen by the writer.
 //! - Nothing else is shared between tasks. Module data is created before
 //!   the first device node exists and destroyed after the last one is gone.
 
@@ -113,7 +118,8 @@ struct State {
     opens: u32,
 }
 
-/// Statistics shown in sysfs.
+/// Statistics shown in sysfs. `writes` and `notifications` change only
+/// under the device mutex (`writes` is the generation counter).
 #[derive(Default)]
 struct Stats {
     readers: AtomicU32,
@@ -179,10 +185,6 @@ impl AsyncnDevice {
     /// Wakes readers and pollers, then signals the subscribers.
     fn notify(&self) {
         self.readable.wake_all(READABLE);
-        let subscribers = self.stats.subscribers.load(Ordering::Relaxed);
-        self.stats
-            .notifications
-            .fetch_add(u64::from(subscribers), Ordering::Relaxed);
         self.subscribers.notify(bindings::SIGIO, bindings::POLL_IN);
     }
 }
@@ -293,6 +295,15 @@ impl FileOperations for AsyncnDevice {
             state.len = n;
             state.generation += 1;
             self.current.store(state.generation, Ordering::Release);
+            // Only writers change these, under the mutex: plain stores, no
+            // atomic read-modify-write on the hot path.
+            let stats = &self.stats;
+            stats.writes.store(state.generation, Ordering::Relaxed);
+            let subscribers = u64::from(stats.subscribers.load(Ordering::Relaxed));
+            let notifications = stats.notifications.load(Ordering::Relaxed);
+            stats
+                .notifications
+                .store(notifications + subscribers, Ordering::Relaxed);
             trace!(
                 "write",
                 "asyncn%u: wrote %zu bytes, generation %llu\n",
@@ -301,7 +312,6 @@ impl FileOperations for AsyncnDevice {
                 state.generation
             );
         }
-        self.stats.writes.fetch_add(1, Ordering::Relaxed);
         self.notify();
         Ok(n)
     }

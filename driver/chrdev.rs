@@ -224,18 +224,22 @@ pub(crate) trait FileOperations: Sync + Sized {
 pub(crate) struct PollTable(*mut poll_sys::poll_table_struct);
 
 impl PollTable {
-    /// `poll_wait()`: makes `queue` wake this poller.
+    /// `poll_wait()`: makes `queue` wake this poller. Ends with a full
+    /// barrier (as `sock_poll_wait()` does): the caller's readiness check
+    /// that follows pairs with [`WaitQueue::wake_all`]'s check for waiters.
+    ///
+    /// [`WaitQueue::wake_all`]: crate::sync::WaitQueue::wake_all
     pub(crate) fn register(&self, file: &File, queue: &crate::sync::WaitQueue) {
-        if self.0.is_null() {
-            return;
-        }
-        // SAFETY: a non-null table is valid for the duration of the `poll`
-        // call; `qproc` is the VFS's queueing function for it.
-        unsafe {
-            if let Some(qproc) = (*self.0).qproc {
-                qproc(file.as_ptr(), queue.as_ptr(), self.0);
+        if !self.0.is_null() {
+            // SAFETY: a non-null table is valid for the duration of the
+            // `poll` call; `qproc` is the VFS's queueing function for it.
+            unsafe {
+                if let Some(qproc) = (*self.0).qproc {
+                    qproc(file.as_ptr(), queue.as_ptr(), self.0);
+                }
             }
         }
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
     }
 }
 

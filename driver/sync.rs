@@ -208,7 +208,25 @@ impl WaitQueue {
 
     /// Wakes every interruptible sleeper and poller; `key` is the poll mask
     /// that became true (epoll uses it to skip unrelated wake-ups).
+    ///
+    /// Takes the queue's lock only when someone waits (`wq_has_sleeper()`):
+    /// the full barrier orders the caller's update of the condition before
+    /// the look at the queue, and pairs with the one in
+    /// `prepare_to_wait_event()` (sleepers) and at the end of
+    /// `PollTable::register` (pollers), so a waiter either sees the new
+    /// condition or is seen here.
     pub(crate) fn wake_all(&self, key: u32) {
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        let head = self.raw.get();
+        // SAFETY: the queue is initialised. Reading `head.next` without the
+        // lock is `waitqueue_active()`'s `list_empty()` (a `READ_ONCE`).
+        let empty = unsafe {
+            let list = core::ptr::addr_of_mut!((*head).head);
+            core::ptr::read_volatile(core::ptr::addr_of!((*list).next)) == list
+        };
+        if empty {
+            return;
+        }
         // SAFETY: the queue is initialised; `key` is passed as an integer
         // cast to a pointer, as `wake_up_interruptible_poll()` does.
         unsafe {

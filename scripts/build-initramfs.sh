@@ -33,6 +33,10 @@ spec=$OUT/initramfs.list
 	echo "file /etc/group $OUT/group 0644 0 0"
 	echo "file /lib/modules/$release/extra/asyncn.ko $OUT/asyncn.ko 0644 0 0"
 	echo "file /usr/bin/asyncn-test $OUT/asyncn-test 0755 0 0"
+	# The C baseline of `make bench`, when built.
+	if [ -f "$OUT/asyncn_c.ko" ]; then
+		echo "file /lib/modules/$release/extra/asyncn_c.ko $OUT/asyncn_c.ko 0644 0 0"
+	fi
 } >"$spec"
 "$KBUILD/usr/gen_init_cpio" "$spec" | gzip -9n >"$OUT/initramfs.cpio.gz"
 info "initramfs: ${OUT#"$TOP"/}/initramfs.cpio.gz ($(du -k "$OUT/initramfs.cpio.gz" | cut -f1) KiB)"

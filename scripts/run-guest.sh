@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Boot build/<arch>/{Image,initramfs.cpio.gz} in QEMU and judge the run.
 #
-#   run-guest.sh demo|test
+#   run-guest.sh demo|test|stress
+#
+# STRESS_SECONDS, FUZZ_SECONDS, SEED, PROCS: the random runs in the guest
+# (see asyncn-test stress --help); GUEST_TIMEOUT grows with them. ROUNDS:
+# rounds of the benchmark.
 #
 # The console is streamed to the terminal and saved to
 # build/<arch>/guest-<mode>.log. The run fails on a timeout, a kernel
@@ -10,8 +14,11 @@
 arch_setup
 
 mode=${1:-test}
-timeout=${GUEST_TIMEOUT:-300}
+stress=${STRESS_SECONDS:-0}
+fuzz=${FUZZ_SECONDS:-0}
+timeout=${GUEST_TIMEOUT:-$((300 + 2 * (stress + fuzz)))}
 pace=${PACE:-0}
+random_runs="asyncn_stress=$stress asyncn_fuzz=$fuzz${SEED:+ asyncn_seed=$SEED}${PROCS:+ asyncn_procs=$PROCS}${ROUNDS:+ asyncn_rounds=$ROUNDS}"
 log=$OUT/guest-$mode.log
 for f in "$OUT/Image" "$OUT/initramfs.cpio.gz"; do
 	[ -f "$f" ] || die "missing $f" "run: make $mode"
@@ -24,7 +31,7 @@ set +e
 timeout --foreground "$timeout" "${QEMU[@]}" -smp 2 -m 512 \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$OUT/Image" -initrd "$OUT/initramfs.cpio.gz" \
-	-append "console=$CONSOLE panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace${FLAVOUR:+ asyncn_flavour=$FLAVOUR}" \
+	-append "console=$CONSOLE panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
 set -e

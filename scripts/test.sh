@@ -3,19 +3,27 @@
 # non-zero when any step failed. Steps that need a failed step are skipped.
 #
 # Without ARCH or KERNEL, the guest part runs the CI matrix: arm64/6.12,
-# arm64/7.3 and arm/7.3. With either set, it runs that one target.
+# arm64/7.3, arm/7.3 and the debug flavour of arm64/6.12 (lockdep, KASAN,
+# KFENCE, kmemleak). With either set, it runs that one target; FLAVOUR=debug
+# alone runs the debug target.
+#
+# Every guest runs the cases, then a short stress and fuzz run; the debug
+# guest a longer one (STRESS_SECONDS/FUZZ_SECONDS override; SEED repeats a
+# run).
 requested_arch=${ARCH:-}
 requested_kernel=${KERNEL:-}
 . "$(dirname "$0")/lib.sh"
 # Failures are counted, not fatal: every step runs and the summary says.
 set +e
 
-if [ -z "$requested_arch$requested_kernel" ] && [ -n "${FLAVOUR:-}" ]; then
-	targets=(arm64/6.12)
+requested_flavour=${FLAVOUR:-}
+# Targets are arch/kernel/flavour.
+if [ -z "$requested_arch$requested_kernel" ] && [ -n "$requested_flavour" ]; then
+	targets=("arm64/6.12/$requested_flavour")
 elif [ -z "$requested_arch$requested_kernel" ]; then
-	targets=(arm64/6.12 arm64/7.3 arm/7.3)
+	targets=(arm64/6.12/ arm64/7.3/ arm/7.3/ arm64/6.12/debug)
 else
-	targets=("${requested_arch:-arm64}/$requested_kernel")
+	targets=("${requested_arch:-arm64}/$requested_kernel/$requested_flavour")
 fi
 
 results=()
@@ -46,8 +54,8 @@ skip_step() {
 app() { (cd "$TOP/app" && "$@"); }
 
 # The host checks need some of the prerequisites too (python3-venv, rustfmt).
-first=${targets[0]}
-if ! run_step "prerequisites" env ARCH="${first%/*}" KERNEL="${first#*/}" "$TOP/scripts/install-deps.sh"; then
+IFS=/ read -r first_arch first_kernel _ <<<"${targets[0]}"
+if ! run_step "prerequisites" env ARCH="$first_arch" KERNEL="$first_kernel" FLAVOUR= "$TOP/scripts/install-deps.sh"; then
 	printf '    %s\n' "${results[@]}"
 	echo "test: 0 passed, 1 failed"
 	exit 1
@@ -64,10 +72,15 @@ run_step "packaging: one copy of fragment, init script, rules" "$TOP/scripts/che
 
 # One target: ARCH/KERNEL through the whole loop, ending in the guest.
 test_target() {
-	local arch=${1%/*} kernel=${1#*/}
-	local t="$arch/${kernel:-default}"
-	local guest="guest $t: asyncn-test all + rmmod"
-	export ARCH=$arch KERNEL=$kernel
+	local arch kernel flavour
+	IFS=/ read -r arch kernel flavour <<<"$1"
+	local t="$arch/${kernel:-default}${flavour:+ $flavour}"
+	local stress=${STRESS_SECONDS:-10} fuzz=${FUZZ_SECONDS:-10}
+	if [ "$flavour" = debug ]; then
+		stress=${STRESS_SECONDS:-40} fuzz=${FUZZ_SECONDS:-20}
+	fi
+	local guest="guest $t: asyncn-test all, stress ${stress}s, fuzz ${fuzz}s, rmmod"
+	export ARCH=$arch KERNEL=$kernel FLAVOUR=$flavour
 	step "target $t"
 	if ! run_step "$t: prerequisites" "$TOP/scripts/install-deps.sh"; then
 		skip_step "$guest"
@@ -78,10 +91,12 @@ test_target() {
 		return
 	fi
 	run_step "$t: driver clippy (CLIPPY=1)" env CLIPPY=1 "$TOP/scripts/build-module.sh"
+	# The benchmark's C baseline must keep building (make bench).
+	[ -z "$flavour" ] && run_step "$t: C baseline of make bench" "$TOP/scripts/build-bench-module.sh"
 	if run_step "$t: driver build" "$TOP/scripts/build-module.sh" &&
 		run_step "$t: app static build" "$TOP/scripts/build-app.sh" &&
 		run_step "$t: initramfs" "$TOP/scripts/build-initramfs.sh"; then
-		run_step "$guest" "$TOP/scripts/run-guest.sh" test
+		run_step "$guest" env STRESS_SECONDS="$stress" FUZZ_SECONDS="$fuzz" "$TOP/scripts/run-guest.sh" test
 	else
 		skip_step "$guest"
 	fi
@@ -94,9 +109,9 @@ done
 printf '\n\033[1m==> asyncn test summary\033[0m\n'
 printf '    %s\n' "${results[@]}"
 for target in "${targets[@]}"; do
-	out=$(ARCH=${target%/*} KERNEL=${target#*/} && arch_setup && echo "$OUT")
-	counts=$(grep -h -m1 -E '^# [0-9]+ passed, [0-9]+ failed' "$out/guest-test.log" 2>/dev/null)
-	[ -n "$counts" ] && printf '    in-guest checks %s: %s\n' "$target" "${counts#\# }"
+	out=$(IFS=/ read -r ARCH KERNEL FLAVOUR <<<"$target" && arch_setup && echo "$OUT")
+	counts=$(grep -h -E '^# [0-9]+ passed, [0-9]+ failed' "$out/guest-test.log" 2>/dev/null | tr -d '#' | paste -sd+ -)
+	[ -n "$counts" ] && printf '    in-guest checks %s: %s\n' "${target%/}" "$counts"
 done
 summary="$passed passed, $failed failed"
 ((skipped)) && summary+=", $skipped skipped"

@@ -1,7 +1,7 @@
 //! The test cases. Each runs against a loaded module and records checks.
 
 use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,10 +10,10 @@ use nix::fcntl::OFlag;
 use nix::unistd::getpid;
 
 use crate::device::{Access, Device, ModuleParams};
-use crate::module;
 use crate::proc::{read_timeout, reap, spawn, Channel};
 use crate::sigio::SigioCounter;
 use crate::tap::Tap;
+use crate::{lifecycle, module, rtsig};
 
 /// What every case needs.
 pub struct Context {
@@ -66,6 +66,11 @@ pub const CASES: &[Case] = &[
         name: "unknown-ioctl",
         about: "ioctls fail with ENOTTY",
         run: unknown_ioctl,
+    },
+    Case {
+        name: "other-calls",
+        about: "mmap, fsync, ftruncate, huge lengths, kernel addresses, wrong access mode, bad F_SETSIG",
+        run: other_calls,
     },
     Case {
         name: "unsubscribe",
@@ -136,6 +141,21 @@ pub const CASES: &[Case] = &[
         name: "module-params",
         about: "bad module parameters fail the load with EINVAL and a log line; unload removes the nodes",
         run: module_params,
+    },
+    Case {
+        name: "killed",
+        about: "SIGKILL of a subscriber blocked in read releases its file; the device keeps working",
+        run: lifecycle::killed,
+    },
+    Case {
+        name: "unload-busy",
+        about: "rmmod while a file is open is refused with EWOULDBLOCK and changes nothing",
+        run: lifecycle::unload_busy,
+    },
+    Case {
+        name: "load-cycle",
+        about: "load, use and unload the module 100 times; a bad parameter in between fails",
+        run: lifecycle::load_cycle,
     },
 ];
 
@@ -429,6 +449,91 @@ fn unknown_ioctl(ctx: &Context, tap: &mut Tap) -> CaseResult {
             format!("ioctl {request:#x} fails with ENOTTY ({r:?})"),
         );
     }
+    Ok(())
+}
+
+fn other_calls(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let mut rw = Device::open_with(&ctx.device, Access::ReadWrite, OFlag::O_NONBLOCK)?;
+    let fd = rw.file().as_raw_fd();
+    // SAFETY: a failed mapping is not touched; a successful one is unmapped.
+    let mapped = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        if p != libc::MAP_FAILED {
+            libc::munmap(p, 4096);
+        }
+        Errno::result(if p == libc::MAP_FAILED { -1 } else { 0 })
+    };
+    tap.check(
+        mapped == Err(Errno::ENODEV),
+        format!("mmap fails with ENODEV ({mapped:?})"),
+    );
+    // SAFETY: these take only a descriptor and a length.
+    let (sync, truncate) = unsafe { (libc::fsync(fd), libc::ftruncate(fd, 0)) };
+    let (sync, truncate) = (Errno::result(sync), Errno::result(truncate));
+    tap.check(
+        sync == Err(Errno::EINVAL) && truncate == Err(Errno::EINVAL),
+        format!("fsync and ftruncate fail with EINVAL ({sync:?}, {truncate:?})"),
+    );
+    rw.send(b"a message")?;
+    let mut buf = [0u8; 16];
+    // SAFETY: the kernel checks the whole range before copying; it is
+    // rejected, so nothing beyond `buf` is written.
+    let huge = Errno::result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), usize::MAX) });
+    tap.check(
+        huge == Err(Errno::EFAULT),
+        format!("a read of SIZE_MAX bytes fails with EFAULT ({huge:?})"),
+    );
+    let kernel: usize = if cfg!(target_pointer_width = "64") {
+        0xffff_ff80_0000_0000_u64 as usize
+    } else {
+        0xc000_0000
+    };
+    // SAFETY: the kernel rejects the kernel-space address.
+    let w = Errno::result(unsafe { libc::write(fd, kernel as *const libc::c_void, 8) });
+    tap.check(
+        w == Err(Errno::EFAULT),
+        format!("a write from a kernel address fails with EFAULT ({w:?})"),
+    );
+    let signal = rtsig::set_signal(rw.as_fd(), 65).map_err(|e| e.raw_os_error());
+    tap.check(
+        signal == Err(Some(libc::EINVAL)),
+        format!("F_SETSIG 65 fails with EINVAL ({signal:?})"),
+    );
+    let mut read_only = Device::open(&ctx.device, Access::Read)?;
+    let write_only = Device::open_with(&ctx.device, Access::Write, OFlag::O_NONBLOCK)?;
+    let w = errno_of(read_only.send(b"x"));
+    let r = errno_of(write_only.receive(16));
+    tap.check(
+        w == Some(Errno::EBADF) && r == Some(Errno::EBADF),
+        format!(
+            "write on a read-only file and read on a write-only one fail with EBADF ({w:?}, {r:?})"
+        ),
+    );
+    // O_ACCMODE (3): open for ioctls only, neither reads nor writes.
+    let path = std::ffi::CString::new(ctx.device.as_os_str().as_encoded_bytes())?;
+    // SAFETY: `path` is NUL-terminated.
+    let neither =
+        Errno::result(unsafe { libc::open(path.as_ptr(), libc::O_ACCMODE | libc::O_NONBLOCK) })?;
+    // SAFETY: `neither` is a descriptor opened just now and owned here.
+    let neither = unsafe { std::os::fd::OwnedFd::from_raw_fd(neither) };
+    // SAFETY: as above, into `buf`.
+    let r = Errno::result(unsafe {
+        libc::read(neither.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+    });
+    tap.check(
+        r == Err(Errno::EBADF),
+        format!("a file opened with access mode 3 cannot read: EBADF ({r:?})"),
+    );
+    drop(neither);
+    let back = rw.receive(16)?;
+    tap.check(back == b"a message", "the device still works afterwards");
     Ok(())
 }
 

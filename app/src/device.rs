@@ -78,6 +78,11 @@ impl Device {
         Ok(())
     }
 
+    /// The open file itself (a subscription stays with it).
+    pub fn into_file(self) -> File {
+        self.file
+    }
+
     /// The underlying file, for the system calls the cases probe directly.
     pub fn file(&mut self) -> &mut File {
         &mut self.file

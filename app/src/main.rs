@@ -3,15 +3,23 @@
 //! Exit status: 0 every check passed, 1 a check failed, 2 bad command
 //! line, 3 the device or module is not there.
 
+mod after_run;
 mod asyncio;
+mod bench;
 mod cases;
 mod device;
 mod fanout;
+mod fuzz;
+mod lifecycle;
+mod message;
 mod module;
 mod proc;
 mod readiness;
+mod rng;
 mod rtsig;
+mod shared;
 mod sigio;
+mod stress;
 mod sysfs;
 mod tap;
 mod tracing;
@@ -20,7 +28,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 use cases::{Context, CASES};
 use device::ModuleParams;
@@ -35,8 +43,11 @@ const EXIT_NO_DEVICE: u8 = 3;
 /// F_SETOWN + O_ASYNC is notified by SIGIO of each message a writer
 /// process sends. Output is TAP, one line per check.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Cases to run ("all" for every case); see --list.
     #[arg(value_name = "CASE")]
     cases: Vec<String>,
@@ -46,7 +57,7 @@ struct Cli {
     list: bool,
 
     /// The first device node.
-    #[arg(long, default_value = "/dev/asyncn0")]
+    #[arg(long, default_value = "/dev/asyncn0", global = true)]
     device: PathBuf,
 
     /// Pause between the scenario's writes, e.g. 2s or 500ms (a visible demo).
@@ -56,6 +67,54 @@ struct Cli {
     /// The module file, for the cases that unload and reload it.
     #[arg(long)]
     module: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Many processes open, close, read, write, subscribe and poll at
+    /// random, and get killed, while every read and signal is checked.
+    Stress(RunArgs),
+    /// Random system calls with random (often bad) arguments against the
+    /// devices; every result must be one the call may give.
+    Fuzz(RunArgs),
+    /// Latency, throughput and fan-out of asyncn beside the C baseline
+    /// module, a pipe with O_ASYNC and plain sigqueue; prints JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Rounds; every peer is measured once per round, in turn.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+
+    /// Latency samples per peer and round.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    samples: u32,
+
+    /// Length of each throughput measurement, e.g. 300ms.
+    #[arg(long, value_parser = parse_duration, default_value = "300ms")]
+    window: Duration,
+
+    /// The C baseline's first device node.
+    #[arg(long, default_value = "/dev/asyncnc0")]
+    c_device: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// How long to run.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    seconds: u64,
+
+    /// Worker processes.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    procs: u64,
+
+    /// The run's seed (printed; default: a new one). The same seed gives
+    /// each worker the same sequence of operations.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -86,6 +145,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
+    if let Some(command) = &cli.command {
+        return run_command(command, &cli.device);
+    }
+
     let selected: Vec<&cases::Case> = if cli.cases.is_empty() {
         CASES.iter().filter(|c| c.name == "scenario").collect()
     } else if cli.cases.iter().any(|c| c == "all") {
@@ -104,45 +167,111 @@ fn main() -> ExitCode {
         picked
     };
 
-    let params = match ModuleParams::read() {
-        Ok(params) => params,
-        Err(e) => {
-            eprintln!("asyncn-test: {e}");
-            return ExitCode::from(EXIT_NO_DEVICE);
-        }
+    let ctx = match context(&cli.device, cli.pace, cli.module) {
+        Ok(ctx) => ctx,
+        Err(code) => return code,
     };
-    if !cli.device.exists() {
-        eprintln!(
-            "asyncn-test: {} does not exist (module loaded with devices={}; is devtmpfs mounted?)",
-            cli.device.display(),
-            params.devices
-        );
-        return ExitCode::from(EXIT_NO_DEVICE);
-    }
-
-    let ctx = Context {
-        device: cli.device,
-        pace: cli.pace,
-        module: cli.module,
-        params,
-    };
-    let mut tap = Tap::begin();
-    tap.note(format!(
-        "device {} (devices={}, buffer_size={})",
-        ctx.device.display(),
-        ctx.params.devices,
-        ctx.params.buffer_size
-    ));
+    let mut tap = begin(&ctx);
     for case in selected {
         tap.case(case.name);
         if let Err(e) = (case.run)(&ctx, &mut tap) {
             tap.check(false, format!("error: {e}"));
         }
     }
+    finish(&tap)
+}
+
+/// The context of a run, or the exit code when there is no device.
+fn context(
+    device: &std::path::Path,
+    pace: Duration,
+    module: Option<PathBuf>,
+) -> Result<Context, ExitCode> {
+    let params = match ModuleParams::read() {
+        Ok(params) => params,
+        Err(e) => {
+            eprintln!("asyncn-test: {e}");
+            return Err(ExitCode::from(EXIT_NO_DEVICE));
+        }
+    };
+    if !device.exists() {
+        eprintln!(
+            "asyncn-test: {} does not exist (module loaded with devices={}; is devtmpfs mounted?)",
+            device.display(),
+            params.devices
+        );
+        return Err(ExitCode::from(EXIT_NO_DEVICE));
+    }
+    Ok(Context {
+        device: device.to_owned(),
+        pace,
+        module,
+        params,
+    })
+}
+
+fn begin(ctx: &Context) -> Tap {
+    let tap = Tap::begin();
+    tap.note(format!(
+        "device {} (devices={}, buffer_size={})",
+        ctx.device.display(),
+        ctx.params.devices,
+        ctx.params.buffer_size
+    ));
+    tap
+}
+
+fn finish(tap: &Tap) -> ExitCode {
     if tap.finish() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// `stress` and `fuzz`: one long case, watched for its length plus a margin.
+fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
+    let ctx = match context(device, Duration::ZERO, None) {
+        Ok(ctx) => ctx,
+        Err(code) => return code,
+    };
+    type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> cases::CaseResult;
+    let (name, args, run): (&'static str, &RunArgs, Run) = match command {
+        Command::Stress(args) => ("stress", args, stress::run),
+        Command::Fuzz(args) => ("fuzz", args, fuzz::run),
+        Command::Bench(args) => return run_bench(&ctx, args),
+    };
+    let mut tap = begin(&ctx);
+    let margin = 120 + args.seconds / 2;
+    tap.case_with_timeout(
+        name,
+        u32::try_from(args.seconds + margin).unwrap_or(u32::MAX),
+    );
+    let options = stress::RunOptions {
+        seconds: args.seconds,
+        // Bounded by the parser to 1..=256.
+        procs: args.procs as usize,
+        seed: args.seed.unwrap_or_else(rng::fresh_seed),
+    };
+    if let Err(e) = run(&ctx, &mut tap, &options) {
+        tap.check(false, format!("error: {e}"));
+    }
+    finish(&tap)
+}
+
+fn run_bench(ctx: &Context, args: &BenchArgs) -> ExitCode {
+    let options = bench::BenchOptions {
+        rounds: args.rounds,
+        samples: args.samples,
+        window: args.window,
+        c_device: args.c_device.clone(),
+    };
+    match bench::run(&ctx.device, ctx.params.buffer_size, &options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("asyncn-test bench: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }
 

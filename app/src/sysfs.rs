@@ -19,7 +19,7 @@ pub const STATISTICS: [&str; 6] = [
     "notifications",
 ];
 
-fn read_stats(dir: &Path) -> std::io::Result<BTreeMap<&'static str, u64>> {
+pub fn read_stats(dir: &Path) -> std::io::Result<BTreeMap<&'static str, u64>> {
     let mut stats = BTreeMap::new();
     for name in STATISTICS {
         let text = std::fs::read_to_string(dir.join(name))?;

@@ -19,9 +19,14 @@ impl Tap {
     /// a case still running after `CASE_TIMEOUT_SECS` ends the program with
     /// a TAP "Bail out!" instead of hanging the target.
     pub fn case(&mut self, name: &'static str) {
+        self.case_with_timeout(name, CASE_TIMEOUT_SECS);
+    }
+
+    /// Like [`Tap::case`], for a case that runs `seconds` by design.
+    pub fn case_with_timeout(&mut self, name: &'static str, seconds: u32) {
         self.case = name;
         println!("# case {name}");
-        arm_watchdog();
+        arm_watchdog(seconds);
     }
 
     /// Records one check; returns `ok` so callers can stop early.
@@ -53,8 +58,21 @@ impl Tap {
 /// Longest a case may run.
 pub const CASE_TIMEOUT_SECS: u32 = 60;
 
+/// Prints one diagnostic line to stderr in a single write, so that lines
+/// from concurrent processes do not interleave.
+pub fn report(line: String) {
+    let line = line + "\n";
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
+/// Gives the running case `seconds` from now instead.
+pub fn extend_watchdog(seconds: u32) {
+    // SAFETY: alarm(2) has no memory-safety preconditions.
+    unsafe { libc::alarm(seconds) };
+}
+
 extern "C" fn on_watchdog(_: libc::c_int) {
-    const MESSAGE: &[u8] = b"Bail out! a case did not finish within 60 s\n";
+    const MESSAGE: &[u8] = b"Bail out! a case did not finish in time (watchdog)\n";
     // SAFETY: write(2) and _exit(2) are async-signal-safe.
     unsafe {
         libc::write(1, MESSAGE.as_ptr().cast(), MESSAGE.len());
@@ -62,7 +80,7 @@ extern "C" fn on_watchdog(_: libc::c_int) {
     }
 }
 
-fn arm_watchdog() {
+fn arm_watchdog(seconds: u32) {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let action = SigAction::new(
         SigHandler::Handler(on_watchdog),
@@ -74,5 +92,5 @@ fn arm_watchdog() {
     // Flush first: the handler bypasses Rust's stdout buffer.
     let _ = std::io::Write::flush(&mut std::io::stdout());
     // SAFETY: alarm(2) has no memory-safety preconditions.
-    unsafe { libc::alarm(CASE_TIMEOUT_SECS) };
+    unsafe { libc::alarm(seconds) };
 }

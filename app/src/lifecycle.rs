@@ -1,0 +1,198 @@
+//! Processes that die holding the device, `rmmod` while it is open, and
+//! load/use/unload cycles.
+
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::getpid;
+
+use crate::cases::{CaseResult, Context, WAIT};
+use crate::device::{sysfs_dir, Access, Device, ModuleParams};
+use crate::module;
+use crate::proc::{read_timeout, spawn, Channel};
+use crate::rtsig;
+use crate::sysfs::read_stats;
+use crate::tap::{extend_watchdog, Tap};
+
+/// Load/use/unload cycles of `load-cycle`.
+pub const LOAD_CYCLES: u32 = 100;
+
+/// Opens the device, subscribes with a queued signal, writes `message` and
+/// reads it back: true when the one signal came and the message is intact.
+fn round_trip(ctx: &Context, message: &[u8]) -> io::Result<bool> {
+    let signal = rtsig::rt_signal(6);
+    rtsig::block(signal)?;
+    let reader = Device::open(&ctx.device, Access::Read)?;
+    rtsig::set_signal(reader.as_fd(), signal)?;
+    reader.subscribe(getpid())?;
+    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    writer.send(message)?;
+    let first = rtsig::take(signal, WAIT)?;
+    let extra = rtsig::take(signal, Duration::ZERO)?;
+    let back = reader.receive(ctx.params.buffer_size)?;
+    Ok(first.is_some() && extra.is_none() && back == message)
+}
+
+/// A subscriber blocked in `read` and another asleep are killed with
+/// `SIGKILL`: their files are released, the statistics return, and the
+/// device keeps working.
+pub fn killed(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let dir = sysfs_dir(&ctx.device);
+    let base = read_stats(&dir)?;
+    let ready = Channel::new()?;
+    let mut children = Vec::new();
+    for blocked in [true, false] {
+        let mut ready_tx = ready.write_end()?;
+        let path = ctx.device.clone();
+        children.push(spawn(move || {
+            let Ok(dev) = Device::open(&path, Access::Read) else {
+                return 1;
+            };
+            if dev.subscribe(getpid()).is_err() || ready_tx.write_all(b"r").is_err() {
+                return 1;
+            }
+            if blocked {
+                // No message yet: blocks until killed.
+                let _ = dev.receive(16);
+            } else {
+                // SAFETY: pause has no preconditions.
+                unsafe { libc::pause() };
+            }
+            0
+        })?);
+    }
+    let mut ready_rx = ready.receiver();
+    let mut byte = [0u8; 2];
+    read_timeout(&mut ready_rx, &mut byte, WAIT)?;
+    // Let the first child reach its blocking read.
+    std::thread::sleep(Duration::from_millis(200));
+    let during = read_stats(&dir)?;
+    tap.check(
+        during["subscribers"] == base["subscribers"] + 2
+            && during["readers"] == base["readers"] + 2,
+        format!(
+            "two subscribed readers, one blocked in read: subscribers {}, readers {}",
+            during["subscribers"], during["readers"]
+        ),
+    );
+    let mut all_killed = true;
+    for pid in children {
+        kill(pid, Signal::SIGKILL)?;
+        all_killed &= matches!(
+            waitpid(pid, None)?,
+            WaitStatus::Signaled(_, Signal::SIGKILL, _)
+        );
+    }
+    tap.check(
+        all_killed,
+        "SIGKILL ends a process blocked in read and a subscribed one",
+    );
+    let after = read_stats(&dir)?;
+    tap.check(
+        ["readers", "writers", "subscribers"]
+            .iter()
+            .all(|n| after[n] == base[n]),
+        format!(
+            "their files were released: readers {}, subscribers {}",
+            after["readers"], after["subscribers"]
+        ),
+    );
+    let before = read_stats(&dir)?;
+    let works = round_trip(ctx, b"after the kill")?;
+    let notified = read_stats(&dir)?["notifications"] - before["notifications"];
+    tap.check(
+        works && notified == 1,
+        format!("the device works; a write notifies only the live subscriber ({notified})"),
+    );
+    Ok(())
+}
+
+/// `rmmod` while a file is open is refused and changes nothing.
+pub fn unload_busy(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    if ctx.module.is_none() {
+        tap.note("unload-busy: skipped, no --module given");
+        return Ok(());
+    }
+    let signal = rtsig::rt_signal(6);
+    rtsig::block(signal)?;
+    let reader = Device::open(&ctx.device, Access::Read)?;
+    rtsig::set_signal(reader.as_fd(), signal)?;
+    reader.subscribe(getpid())?;
+    let result = module::unload().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    tap.check(
+        result == Err(Errno::EWOULDBLOCK),
+        format!("rmmod with a subscribed file open is refused with EWOULDBLOCK ({result:?})"),
+    );
+    tap.check(
+        ctx.device.exists() && ModuleParams::read().is_ok(),
+        "the module and its node are still there",
+    );
+    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    writer.send(b"still loaded")?;
+    let notified = rtsig::take(signal, WAIT)?;
+    let back = reader.receive(ctx.params.buffer_size)?;
+    tap.check(
+        notified.is_some() && back == b"still loaded",
+        "the open file still works: the write is notified and read back",
+    );
+    Ok(())
+}
+
+/// Load, use and unload the module `LOAD_CYCLES` times, with a load with
+/// a bad parameter every tenth cycle.
+pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let Some(path) = &ctx.module else {
+        tap.note("load-cycle: skipped, no --module given");
+        return Ok(());
+    };
+    // Debug kernels load modules slowly.
+    extend_watchdog(600);
+    let params = format!(
+        "devices={} buffer_size={}",
+        ctx.params.devices, ctx.params.buffer_size
+    );
+    let start = Instant::now();
+    let (mut unloaded, mut loaded, mut used, mut refused) = (0, 0, 0, 0);
+    for cycle in 0..LOAD_CYCLES {
+        if module::unload().is_ok() && !ctx.device.exists() {
+            unloaded += 1;
+        }
+        if cycle % 10 == 0 && module::load(path, "buffer_size=0") == Err(Errno::EINVAL) {
+            refused += 1;
+        }
+        if module::load(path, &params).is_ok() && module::wait_for(&ctx.device, WAIT) {
+            loaded += 1;
+        }
+        if round_trip(ctx, format!("cycle {cycle}").as_bytes()).unwrap_or(false) {
+            used += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    tap.note(format!(
+        "load-cycle: {LOAD_CYCLES} cycles in {:.1} s ({:.0} ms each)",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e3 / f64::from(LOAD_CYCLES)
+    ));
+    tap.check(
+        unloaded == LOAD_CYCLES && loaded == LOAD_CYCLES,
+        format!(
+            "{unloaded} unloads removed the node, {loaded} loads recreated it (of {LOAD_CYCLES})"
+        ),
+    );
+    tap.check(
+        used == LOAD_CYCLES,
+        format!("after each load a write was notified once and read back: {used} of {LOAD_CYCLES}"),
+    );
+    tap.check(
+        refused == LOAD_CYCLES / 10,
+        format!(
+            "a bad parameter between cycles failed with EINVAL: {refused} of {}",
+            LOAD_CYCLES / 10
+        ),
+    );
+    Ok(())
+}

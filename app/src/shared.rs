@@ -1,0 +1,54 @@
+//! Counters shared by a parent and the processes it forks: a
+//! `MAP_SHARED` anonymous mapping of atomics, inherited across `fork`.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::ptr::NonNull;
+
+use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+
+/// A `T` (made of atomics, valid when zeroed) in shared memory.
+pub struct Shared<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T: ZeroedAtomics> Shared<T> {
+    pub fn new() -> io::Result<Self> {
+        let len = NonZeroUsize::new(std::mem::size_of::<T>())
+            .ok_or_else(|| io::Error::other("empty shared block"))?;
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(Self { ptr: ptr.cast() })
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the mapping is page-aligned, zero-filled (a valid `T` by
+        // `ZeroedAtomics`), lives until drop, and is only accessed through
+        // atomics, so sharing it with other processes is sound.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `new`, once.
+        let _ = unsafe { munmap(self.ptr.cast(), std::mem::size_of::<T>()) };
+    }
+}
+
+/// # Safety
+///
+/// Implementors consist of atomics (and arrays of them) only, for which
+/// all-zero bytes are a valid value.
+pub unsafe trait ZeroedAtomics {}
