@@ -185,7 +185,13 @@ impl Pointers {
             6 => (self.straddle, "straddling into PROT_NONE"),
             7 if for_write_into => (self.read_only, "read-only"),
             7 => (self.read_only, "read-only (readable)"),
-            _ => (rng.next_u64() as usize & !(self.page - 1), "random"),
+            // Anywhere in kernel space: a random user address could land
+            // in this process's own memory and let `read` overwrite it.
+            _ => (
+                kernel.wrapping_add(rng.next_u64() as usize % (usize::MAX - kernel))
+                    & !(self.page - 1),
+                "random kernel address",
+            ),
         };
         (ptr, len, what)
     }
