@@ -197,6 +197,20 @@ impl Pointers {
     }
 }
 
+/// `fcntl` as the bare system call, for the commands that take a pointer:
+/// 32-bit glibc converts the lock record of `F_GETLK`/`F_SETLK` in user
+/// space, dereferencing the fuzzed pointer itself (a crash of the fuzzer,
+/// not a test of the kernel). The others go through libc, which also
+/// tells a negative `F_GETOWN` owner from an error.
+///
+/// # Safety
+///
+/// As for `fcntl(2)`: the kernel validates `arg` when it is a pointer.
+unsafe fn raw_fcntl(fd: i32, cmd: i32, arg: usize) -> isize {
+    // SAFETY: per the function's contract.
+    unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) as isize }
+}
+
 fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
@@ -557,7 +571,10 @@ impl Fuzzer<'_> {
             0 => {
                 let flags = self.rng.next_u64() as i32;
                 // SAFETY: F_SETFL takes an int.
-                (unsafe { libc::fcntl(fd, libc::F_SETFL, flags) }, "F_SETFL")
+                (
+                    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } as isize,
+                    "F_SETFL",
+                )
             }
             1 => {
                 // Only owners that direct signals at this worker: itself,
@@ -565,7 +582,7 @@ impl Fuzzer<'_> {
                 let owner = self.rng.pick(&[me, -me, 0, 0x3fff_fff0]);
                 // SAFETY: F_SETOWN takes an int.
                 (
-                    unsafe { libc::fcntl(fd, libc::F_SETOWN, owner) },
+                    unsafe { libc::fcntl(fd, libc::F_SETOWN, owner) } as isize,
                     "F_SETOWN",
                 )
             }
@@ -573,7 +590,7 @@ impl Fuzzer<'_> {
                 let valid = self.rng.pick(&fuzz_signals());
                 let signal = self.rng.pick(&[valid, valid, -1, 65, 1000]);
                 // SAFETY: F_SETSIG takes an int.
-                (unsafe { libc::fcntl(fd, 10, signal) }, "F_SETSIG")
+                (unsafe { libc::fcntl(fd, 10, signal) } as isize, "F_SETSIG")
             }
             3 => {
                 let ptr = if self.rng.chance(50) {
@@ -591,14 +608,14 @@ impl Fuzzer<'_> {
                 // F_SETOWN_EX, F_GETOWN_EX (the same on every Linux architecture).
                 let cmd = self.rng.pick(&[15, 16]);
                 // SAFETY: the kernel validates the record pointer.
-                (unsafe { libc::fcntl(fd, cmd, ptr) }, "F_[GS]ETOWN_EX")
+                (unsafe { raw_fcntl(fd, cmd, ptr) }, "F_[GS]ETOWN_EX")
             }
             4 => {
                 let cmd = self
                     .rng
                     .pick(&[libc::F_GETFL, libc::F_GETOWN, 11, libc::F_GETFD]);
                 // SAFETY: these take no argument.
-                (unsafe { libc::fcntl(fd, cmd) }, "F_GET*")
+                (unsafe { libc::fcntl(fd, cmd) } as isize, "F_GET*")
             }
             5 => {
                 let cmd = self.rng.pick(&[
@@ -610,7 +627,7 @@ impl Fuzzer<'_> {
                 ]);
                 // SAFETY: the kernel validates the lock record pointer.
                 (
-                    unsafe { libc::fcntl(fd, cmd, ptr) },
+                    unsafe { raw_fcntl(fd, cmd, ptr) },
                     "F_SETLK/F_GETLK/F_SETLEASE/F_NOTIFY",
                 )
             }
@@ -622,16 +639,16 @@ impl Fuzzer<'_> {
                     9999,
                 ]);
                 // SAFETY: int arguments.
-                let r = unsafe { libc::fcntl(fd, cmd, 10) };
+                let r = unsafe { libc::fcntl(fd, cmd, 10) } as isize;
                 if cmd == libc::F_DUPFD_CLOEXEC && r >= 0 {
-                    self.keep(r);
+                    self.keep(r as i32);
                 }
                 (r, "F_DUPFD/F_SETPIPE_SZ/F_ADD_SEALS/unknown")
             }
         };
         self.judge(
             call,
-            r as isize,
+            r,
             &[
                 EINVAL, EFAULT, EBADF, ESRCH, EPERM, ENOTDIR, EAGAIN, EACCES, ENOLCK, EBUSY,
                 EOVERFLOW,
