@@ -28,3 +28,10 @@ class AsyncnTest(OERuntimeTestCase):
     def test_all_cases(self):
         status, output = self.target.run('asyncn-test all', timeout=600)
         self.assertEqual(status, 0, msg='asyncn-test all failed:\n%s' % output)
+
+    @OETestDepends(['asyncn.AsyncnTest.test_all_cases'])
+    @OEHasPackage(['asyncn-test'])
+    def test_stress_and_fuzz(self):
+        for run in ('stress', 'fuzz'):
+            status, output = self.target.run('asyncn-test %s --seconds 30' % run, timeout=300)
+            self.assertEqual(status, 0, msg='asyncn-test %s failed:\n%s' % (run, output))
