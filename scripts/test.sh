@@ -110,7 +110,9 @@ printf '\n\033[1m==> asyncn test summary\033[0m\n'
 printf '    %s\n' "${results[@]}"
 for target in "${targets[@]}"; do
 	out=$(IFS=/ read -r ARCH KERNEL FLAVOUR <<<"$target" && arch_setup && echo "$OUT")
-	counts=$(grep -h -E '^# [0-9]+ passed, [0-9]+ failed' "$out/guest-test.log" 2>/dev/null | tr -d '#' | paste -sd+ -)
+	# The cases, stress and fuzz each print a "# N passed, M failed" line.
+	counts=$(grep -h -E '^# [0-9]+ passed, [0-9]+ failed' "$out/guest-test.log" 2>/dev/null |
+		awk '{ passed += $2; failed += $4 } END { if (NR) printf "%d passed, %d failed", passed, failed }')
 	[ -n "$counts" ] && printf '    in-guest checks %s: %s\n' "${target%/}" "$counts"
 done
 summary="$passed passed, $failed failed"
