@@ -196,3 +196,30 @@ kernel_paths() {
 	KSRC=$BUILD/src/linux-$KERNEL
 	KBUILD=$(kernel_build_dir)
 }
+
+require_kernel_build() {
+	[ -f "$KBUILD/.asyncn-built" ] || die "no kernel build for $ARCH/$KERNEL" "run: make kernel"
+}
+
+# build_module SRC_DIR NAME [MAKE_ARGS...]: builds the out-of-tree module
+# in SRC_DIR against the loop's kernel, in a copy ($OUT/NAME-build: Kbuild
+# writes its objects next to the sources). The log is $OUT/NAME-build.log;
+# a failure or any compiler warning stops the script with the log shown.
+build_module() {
+	local src=$1 name=$2
+	shift 2
+	MODULE_WORK=$OUT/$name-build
+	local log=$MODULE_WORK.log
+	mkdir -p "$MODULE_WORK"
+	rsync -a --delete --exclude='*.o' --exclude='*.ko' "$src/" "$MODULE_WORK/"
+	# Rebuild every time: the copy's timestamps do not track the sources.
+	kmake M="$MODULE_WORK" clean >/dev/null
+	if ! kmake M="$MODULE_WORK" "$@" modules >"$log" 2>&1; then
+		cat "$log" >&2
+		die "building ${src#"$TOP"/}/ failed (log: ${log#"$TOP"/})"
+	fi
+	if grep -qE '^warning|warning:' "$log"; then
+		cat "$log" >&2
+		die "building ${src#"$TOP"/}/ printed warnings; it builds warning-free"
+	fi
+}

@@ -4,16 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use nix::fcntl::OFlag;
-use nix::unistd::getpid;
 
 use crate::cases::CaseResult;
 use crate::device::{sysfs_dir, Access, Device};
-use crate::rtsig;
+use crate::lifecycle::round_trip;
 use crate::sysfs::read_stats;
 use crate::tap::Tap;
 
@@ -86,19 +83,10 @@ pub fn check(
         );
     }
     // And the first device still does its job.
-    let signal = rtsig::rt_signal(4);
-    rtsig::block(signal)?;
-    let reader = Device::open(&paths[0], Access::Read)?;
-    rtsig::set_signal(reader.as_fd(), signal)?;
-    reader.subscribe(getpid())?;
-    let mut writer = Device::open(&paths[0], Access::Write)?;
-    writer.send(b"still working")?;
-    let notified = rtsig::take(signal, Duration::from_secs(5))?;
-    let back = reader.receive(buffer_size)?;
-    drop((reader, writer));
+    let works = round_trip(&paths[0], buffer_size, b"still working")?;
     tap.check(
-        notified.is_some() && back == b"still working",
-        format!("after the {label} run a write is read back and notified"),
+        works,
+        format!("after the {label} run a write is read back and notified once"),
     );
     Ok(())
 }

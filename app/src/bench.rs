@@ -27,6 +27,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
@@ -278,16 +279,6 @@ impl Bench<'_> {
     }
 }
 
-trait NonBlockingOpen {
-    fn custom_flags_nonblock(&mut self) -> &mut Self;
-}
-
-impl NonBlockingOpen for std::fs::OpenOptions {
-    fn custom_flags_nonblock(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(self, libc::O_NONBLOCK)
-    }
-}
-
 fn sigqueue(pid: Pid, signal: i32) -> io::Result<()> {
     // SAFETY: a zeroed sigval is a valid argument.
     let value: libc::sigval = unsafe { std::mem::zeroed() };
@@ -323,7 +314,7 @@ impl Drainer {
         while Instant::now() < deadline {
             match std::fs::OpenOptions::new()
                 .write(true)
-                .custom_flags_nonblock()
+                .custom_flags(libc::O_NONBLOCK)
                 .open(FIFO)
             {
                 Ok(_) => return Ok(Self(pid)),
@@ -452,30 +443,18 @@ pub fn run(
             )
         })
     );
+    // {"N": {peer: median, ...}, ...} for a figure measured at several N.
+    let by_n = |ns: &[usize], series: &[Vec<Series>]| -> String {
+        ns.iter()
+            .zip(series)
+            .map(|(n, s)| format!("    \"{n}\": {{ {} }}", peers(&|p| num(s[p].quantile(0.5)))))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
     json += "  \"writes_per_s\": {\n";
-    json += &FANOUT
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "    \"{n}\": {{ {} }}",
-                peers(&|p| num(throughput[i][p].quantile(0.5)))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",\n");
+    json += &by_n(&FANOUT, &throughput);
     json += "\n  },\n  \"last_of_n_us\": {\n";
-    json += &LAST_OF
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "    \"{n}\": {{ {} }}",
-                peers(&|p| num(last_of[i][p].quantile(0.5)))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",\n");
+    json += &by_n(&LAST_OF, &last_of);
     json += &format!(
         "\n  }},\n  \"write_read_pairs_per_s\": {{ {} }}\n}}\n",
         peers(&|p| num(reads[p].quantile(0.5)))
@@ -633,7 +612,7 @@ impl Bench<'_> {
                 .ok_or_else(|| io::Error::other("no sender"))?;
             let reader = std::fs::OpenOptions::new()
                 .read(true)
-                .custom_flags_nonblock()
+                .custom_flags(libc::O_NONBLOCK)
                 .open(self.path(peer))?;
             (writer, reader)
         };

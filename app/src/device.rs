@@ -149,6 +149,13 @@ pub fn node_path(first: &Path, index: u32) -> std::path::PathBuf {
     dir.join(format!("asyncn{index}"))
 }
 
+/// The nodes of the first `min(devices, max)` devices, from `first` on.
+pub fn node_paths(first: &Path, devices: u32, max: usize) -> Vec<std::path::PathBuf> {
+    (0..(devices as usize).min(max) as u32)
+        .map(|i| node_path(first, i))
+        .collect()
+}
+
 /// The sysfs directory of a device node: `/sys/class/asyncn/<node name>`.
 pub fn sysfs_dir(node: &Path) -> std::path::PathBuf {
     let name = node.file_name().unwrap_or_default();

@@ -22,7 +22,7 @@ use nix::errno::Errno;
 
 use crate::after_run;
 use crate::cases::{CaseResult, Context};
-use crate::device::node_path;
+use crate::device::node_paths;
 use crate::module::{inaccessible_page, InaccessiblePage};
 use crate::proc::{reap, spawn};
 use crate::rng::Rng;
@@ -49,10 +49,8 @@ unsafe impl ZeroedAtomics for Board {}
 
 pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
     let buffer_size = ctx.params.buffer_size;
-    let devices = (ctx.params.devices as usize).min(MAX_DEVICES);
-    let paths: Vec<PathBuf> = (0..devices as u32)
-        .map(|i| node_path(&ctx.device, i))
-        .collect();
+    let paths = node_paths(&ctx.device, ctx.params.devices, MAX_DEVICES);
+    let devices = paths.len();
     tap.note(format!(
         "fuzz: seed {}, {} processes, {} s, {devices} device(s)",
         options.seed, options.procs, options.seconds
@@ -110,8 +108,7 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
 /// Pointer arguments: (name, address, bytes valid there).
 struct Pointers {
     valid: Vec<u8>,
-    _guard: InaccessiblePage,
-    guard: usize,
+    guard: InaccessiblePage,
     read_only: usize,
     straddle: usize,
     page: usize,
@@ -149,8 +146,7 @@ impl Pointers {
         };
         Ok(Self {
             valid: vec![0x5a; buffer_size + page],
-            guard: guard.as_ptr() as usize,
-            _guard: guard,
+            guard,
             read_only: read_only as usize,
             straddle: read_only as usize + page - 8,
             page,
@@ -180,7 +176,7 @@ impl Pointers {
         let (ptr, what) = match rng.below(9) {
             0..=2 => (valid + rng.index(8), "valid"),
             3 => (0, "NULL"),
-            4 => (self.guard, "PROT_NONE"),
+            4 => (self.guard.as_ptr() as usize, "PROT_NONE"),
             5 => (kernel, "kernel address"),
             6 => (self.straddle, "straddling into PROT_NONE"),
             7 if for_write_into => (self.read_only, "read-only"),
@@ -492,7 +488,10 @@ impl Fuzzer<'_> {
         }
         let iovcnt = self.rng.pick(&[count as i32, count as i32, -1, 1025]);
         let (iov_ptr, iovcnt) = if self.rng.chance(10) {
-            (self.pointers.guard as *const libc::iovec, iovcnt.max(1))
+            (
+                self.pointers.guard.as_ptr() as *const libc::iovec,
+                iovcnt.max(1),
+            )
         } else if iovcnt > count as i32 || iovcnt < 0 {
             // More entries than the array holds: keep the count invalid
             // (EINVAL) rather than hand the kernel a short array.
@@ -671,7 +670,7 @@ impl Fuzzer<'_> {
         }
         let bad = self.rng.chance(10);
         let ptr = if bad {
-            self.pointers.guard as *mut libc::pollfd
+            self.pointers.guard.as_ptr() as *mut libc::pollfd
         } else {
             fds.as_mut_ptr()
         };

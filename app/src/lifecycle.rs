@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -21,19 +22,20 @@ use crate::tap::{extend_watchdog, Tap};
 /// Load/use/unload cycles of `load-cycle`.
 pub const LOAD_CYCLES: u32 = 100;
 
-/// Opens the device, subscribes with a queued signal, writes `message` and
-/// reads it back: true when the one signal came and the message is intact.
-fn round_trip(ctx: &Context, message: &[u8]) -> io::Result<bool> {
+/// Opens `device`, subscribes with a queued signal, writes `message` and
+/// reads it back: true when exactly one signal came and the message is
+/// intact.
+pub fn round_trip(device: &Path, buffer_size: usize, message: &[u8]) -> io::Result<bool> {
     let signal = rtsig::rt_signal(6);
     rtsig::block(signal)?;
-    let reader = Device::open(&ctx.device, Access::Read)?;
+    let reader = Device::open(device, Access::Read)?;
     rtsig::set_signal(reader.as_fd(), signal)?;
     reader.subscribe(getpid())?;
-    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    let mut writer = Device::open(device, Access::Write)?;
     writer.send(message)?;
     let first = rtsig::take(signal, WAIT)?;
     let extra = rtsig::take(signal, Duration::ZERO)?;
-    let back = reader.receive(ctx.params.buffer_size)?;
+    let back = reader.receive(buffer_size)?;
     Ok(first.is_some() && extra.is_none() && back == message)
 }
 
@@ -102,7 +104,7 @@ pub fn killed(ctx: &Context, tap: &mut Tap) -> CaseResult {
         ),
     );
     let before = read_stats(&dir)?;
-    let works = round_trip(ctx, b"after the kill")?;
+    let works = round_trip(&ctx.device, ctx.params.buffer_size, b"after the kill")?;
     let notified = read_stats(&dir)?["notifications"] - before["notifications"];
     tap.check(
         works && notified == 1,
@@ -167,7 +169,13 @@ pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
         if module::load(path, &params).is_ok() && module::wait_for(&ctx.device, WAIT) {
             loaded += 1;
         }
-        if round_trip(ctx, format!("cycle {cycle}").as_bytes()).unwrap_or(false) {
+        if round_trip(
+            &ctx.device,
+            ctx.params.buffer_size,
+            format!("cycle {cycle}").as_bytes(),
+        )
+        .unwrap_or(false)
+        {
             used += 1;
         }
     }

@@ -37,7 +37,7 @@ use nix::unistd::{getpid, Pid};
 
 use crate::after_run;
 use crate::cases::{CaseResult, Context};
-use crate::device::node_path;
+use crate::device::node_paths;
 use crate::message::{self, HEADER_LEN};
 use crate::proc::{reap, spawn};
 use crate::rng::Rng;
@@ -118,10 +118,8 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         )
         .into());
     }
-    let devices = (ctx.params.devices as usize).min(MAX_DEVICES);
-    let paths: Vec<PathBuf> = (0..devices as u32)
-        .map(|i| node_path(&ctx.device, i))
-        .collect();
+    let paths = node_paths(&ctx.device, ctx.params.devices, MAX_DEVICES);
+    let devices = paths.len();
     tap.note(format!(
         "stress: seed {}, {} processes, {} s, {devices} device(s), buffer_size {buffer_size}",
         options.seed, options.procs, options.seconds
