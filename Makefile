@@ -19,13 +19,14 @@ export ARCH KERNEL PACE SEED PROCS ROUNDS
 
 S := scripts
 
-.PHONY: demo test stress bench deps kernel module app initramfs lint crates-inc clean distclean help
+.PHONY: demo test stress bench clean-room deps kernel module app initramfs lint crates-inc clean distclean help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
 	@echo "make test   run every check and print a summary"
 	@echo "make stress SECONDS=600  long stress + fuzz run on the debug kernel"
 	@echo "make bench  asyncn beside a C baseline, a pipe and sigqueue; table, JSON, plot"
+	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
 	@echo "parts:      deps kernel module app initramfs clean distclean"
 	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc)"
 
@@ -44,6 +45,11 @@ stress: initramfs
 # Figures land in build/bench/ (bench.json, bench.svg).
 bench: module app
 	$(S)/bench.sh
+
+# The README's prerequisites and both commands in a freshly bootstrapped
+# minimal Debian (chroot; root and network needed). See README "Contributing".
+clean-room:
+	$(S)/clean-room.sh
 
 deps:
 	$(S)/install-deps.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build driver/ against the loop's kernel: build/<arch>/asyncn.ko.
-# With CLIPPY=1, build it through clippy instead and fail on any lint.
+# With CLIPPY=1, build it through clippy-driver and fail on any lint.
 . "$(dirname "$0")/lib.sh"
 arch_setup
 kernel_setup
@@ -21,9 +21,8 @@ flavour=module
 [ "${CLIPPY:-0}" = 1 ] && flavour="module (clippy)"
 step "building the $flavour for $ARCH/$KERNEL"
 build_module "$TOP/driver" driver ${CLIPPY:+CLIPPY=$CLIPPY}
-if [ "${CLIPPY:-0}" != 1 ]; then
-	cp "$MODULE_WORK/asyncn.ko" "$OUT/asyncn.ko"
-	info "module: ${OUT#"$TOP"/}/asyncn.ko"
-else
-	info "clippy: no findings in driver/"
-fi
+# clippy-driver compiles as rustc does (same compiler, same code): its
+# module is the module, so `make test` builds the driver once per target.
+[ "${CLIPPY:-0}" = 1 ] && info "clippy: no findings in driver/"
+cp "$MODULE_WORK/asyncn.ko" "$OUT/asyncn.ko"
+info "module: ${OUT#"$TOP"/}/asyncn.ko"

@@ -7,7 +7,8 @@
 #   kernel source     for KERNEL=7.3, linux-source-7.3 from Debian
 #                     trixie-backports, downloaded into build/pkg with a
 #                     temporary apt configuration (the machine's is untouched)
-#   rustup            rust-src component, the static musl target of $ARCH
+#   rustup            the Rust toolchain pinned in rust-toolchain.toml, its
+#                     rust-src, clippy and rustfmt, the static target of $ARCH
 #   cargo             bindgen-cli (the kernel's Rust bindings generator)
 #   busybox           the static busybox of $ARCH for the initramfs
 . "$(dirname "$0")/lib.sh"
@@ -16,9 +17,22 @@ kernel_setup
 
 BINDGEN_VERSION=0.73.2
 
+# Every package the loop uses, and why. apt installs them without their
+# Recommends, so nothing works by the accident of an optional package: the
+# guests need none of QEMU's Recommends (no network card, so no option ROM
+# from ipxe-qemu; no display, no firmware), and the kernel build needs no
+# cross libc. `make clean-room` proves this list on a minimal Debian.
 apt_packages=(
-	build-essential bc bison flex libssl-dev libelf-dev cpio kmod xz-utils
-	rsync gzip python3 python3-venv "$LIBCLANG_PKG" "$QEMU_PKG"
+	build-essential # make, gcc (host tools of the kernel build, the x86_64 kernel)
+	bc bison flex   # kernel build: timeconst, Kconfig parsers
+	libssl-dev      # kernel build: sign-file, extract-cert
+	libelf-dev      # kernel build: objtool, resolve_btfids
+	xz-utils        # unpacking the linux-source tarballs
+	rsync           # build_module: the copy of driver/ and bench/ it builds in
+	gzip            # the initramfs
+	python3 python3-venv # bench report, crates.inc check, oelint-adv's venv
+	"$LIBCLANG_PKG" # bindgen, for the kernel's Rust bindings
+	"$QEMU_PKG"     # the guest
 )
 read -r -a cross_pkgs <<<"$CROSS_PKG"
 apt_packages+=("${cross_pkgs[@]}")
@@ -50,21 +64,24 @@ else
 fi
 
 command -v rustup >/dev/null 2>&1 ||
-	die "rustup not found" "install Rust with rustup (https://rustup.rs), then run make again"
+	die "rustup not found" "install rustup as the README's \"Before the first run\" says, then run make again"
 
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-	step "rustup: adding rust-src (the kernel builds its own core crate from it)"
-	rustup component add rust-src
+# The pinned toolchain (rust-toolchain.toml), its components and the
+# static target of $ARCH.
+if ! rustup toolchain list | grep -q "^$RUST_TOOLCHAIN-"; then
+	step "rustup: installing Rust $RUST_TOOLCHAIN (pinned in rust-toolchain.toml; once)"
+	rustup toolchain install "$RUST_TOOLCHAIN" --profile minimal --no-self-update
 fi
-for component in clippy rustfmt; do
-	if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
-		step "rustup: adding $component"
-		rustup component add "$component"
+installed_components=$(rustup component list --installed --toolchain "$RUST_TOOLCHAIN")
+for component in rust-src clippy rustfmt; do
+	if ! grep -q "^$component" <<<"$installed_components"; then
+		step "rustup: adding $component to $RUST_TOOLCHAIN"
+		rustup component add --toolchain "$RUST_TOOLCHAIN" "$component"
 	fi
 done
-if ! rustup target list --installed | grep -qx "$RUST_TARGET"; then
-	step "rustup: adding target $RUST_TARGET (static asyncn-test)"
-	rustup target add "$RUST_TARGET"
+if ! rustup target list --installed --toolchain "$RUST_TOOLCHAIN" | grep -qx "$RUST_TARGET"; then
+	step "rustup: adding target $RUST_TARGET to $RUST_TOOLCHAIN (static asyncn-test)"
+	rustup target add --toolchain "$RUST_TOOLCHAIN" "$RUST_TARGET"
 fi
 
 if ! command -v bindgen >/dev/null 2>&1; then

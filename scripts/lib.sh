@@ -24,9 +24,30 @@ die() {
 	exit 1
 }
 
+# The Rust toolchain of the loop: the one rust-toolchain.toml pins, for every
+# rustc, cargo and rustdoc the loop runs (a kernel and its out-of-tree
+# modules must be built by one compiler, and each kernel series was verified
+# with this one). install-deps.sh installs it through rustup.
+RUST_TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"$/\1/p' "$TOP/rust-toolchain.toml")
+[ -n "$RUST_TOOLCHAIN" ] || die "rust-toolchain.toml names no channel"
+export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
+
 # Per-architecture facts: kernel ARCH, cross compiler prefix, kernel image,
 # Rust target of the static test program, QEMU command and console, the
 # Debian architecture of busybox, and the kernel series used by default.
+#
+# A guest gets exactly the devices it uses. QEMU_DEVICES starts from
+# -nodefaults, so QEMU adds none of its defaults: no network card (whose
+# option ROM comes from a package that is only a Recommends of QEMU), no
+# VGA, monitor, parallel port, floppy or CD-ROM. What remains, per board:
+#   arm64, arm  QEMU "virt": CPU, RAM, the board's interrupt controller,
+#               timer and PL011 UART; the UART is the console (-serial
+#               stdio). The kernel and initramfs are loaded by QEMU.
+#   x86_64      QEMU "pc": CPU, RAM, the chipset, one 16550 UART as the
+#               console (-serial stdio); SeaBIOS starts the kernel QEMU loads.
+# No network card, disk, display or USB: nothing the guests run uses one.
+# scripts/check-guest-devices.py asks QEMU which devices a guest really has.
+QEMU_DEVICES=(-nodefaults -display none -serial stdio -monitor none)
 arch_setup() {
 	case "$ARCH" in
 	arm64)
@@ -80,6 +101,9 @@ arch_setup() {
 	debug) OUT=$OUT-debug ;;
 	*) die "unknown FLAVOUR=$FLAVOUR" "supported: debug" ;;
 	esac
+	# The guest's QEMU command line, less what it boots (-kernel, -initrd,
+	# -append): run-guest.sh boots it, check-guest-devices.sh inspects it.
+	QEMU_GUEST=("${QEMU[@]}" "${QEMU_DEVICES[@]}" -smp 2 -m 512 -no-reboot)
 	export ARCH KARCH CROSS_COMPILE KERNEL
 }
 

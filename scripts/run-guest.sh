@@ -28,8 +28,7 @@ step "booting $ARCH guest (${QEMU[0]}, mode $mode, timeout ${timeout}s)"
 # loglevel=5 keeps boot chatter off the console but shows warnings and
 # errors (WARN, BUG and Oops print at level 4 and above).
 set +e
-timeout --foreground "$timeout" "${QEMU[@]}" -smp 2 -m 512 \
-	-display none -monitor none -serial stdio -no-reboot \
+timeout --foreground "$timeout" "${QEMU_GUEST[@]}" \
 	-kernel "$OUT/Image" -initrd "$OUT/initramfs.cpio.gz" \
 	-append "console=$CONSOLE panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$log"
