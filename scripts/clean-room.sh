@@ -84,7 +84,23 @@ readme_block >"$prerequisites"
 info "the README's prerequisites, as run:"
 sed 's/^/      /' "$prerequisites" >&2
 install -m 0755 "$prerequisites" "$root/root/prerequisites.sh"
+# This machine's network setup, which any machine on the same network has
+# and no README could tell: the name server, extra trusted CA certificates
+# (a TLS-inspecting proxy; the README's ca-certificates install adds them to
+# the store), pip's CA setting and the variables that name a CA bundle or
+# a proxy. Nothing else of the host goes in.
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
+[ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
+network_env=()
+for var in SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE GIT_SSL_CAINFO REQUESTS_CA_BUNDLE PIP_CERT \
+	http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+	[ -n "${!var:-}" ] && network_env+=("$var=${!var}")
+done
+info "from the host: resolv.conf, $(ls /usr/local/share/ca-certificates 2>/dev/null | wc -l) CA certificate(s), ${network_env[*]:-no network variables}"
 
 # run_inside NAME COMMAND: one step, as root in a login shell of the clean
 # root (so that what the prerequisites put in ~/.profile applies, as in a
@@ -103,11 +119,12 @@ run_inside() {
 		mount --rbind /dev "$root/dev"
 		mkdir -p "$root/srv/asyncn"
 		mount --bind -o ro "$src" "$root/srv/asyncn"
+		shift 3
 		exec chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root \
 			TERM="${TERM:-dumb}" LANG=C.UTF-8 \
-			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" \
 			/bin/bash -l -c "cd /root && $command"
-	' clean-room "$root" "$TOP" "$command" 2>&1 | tee "$log"
+	' clean-room "$root" "$TOP" "$command" "${network_env[@]}" 2>&1 | tee "$log"
 	status=${PIPESTATUS[0]}
 	set -e
 	local took
