@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Start a guest's QEMU command line paused and ask QEMU, over QMP, which
 devices the machine has. Fails when the guest got a device it does not use:
-a network card, a display, a USB controller, a drive with media, or a
-device on a virtio-mmio transport.
+a network card, a display, a USB controller, a drive with media, a device
+on a virtio-mmio transport, or a character device besides the serial
+console (a default monitor, parallel port or second serial port).
 
     check-guest-devices.py -- qemu-system-aarch64 -M virt ... (no -kernel)
 
@@ -20,15 +21,28 @@ import sys
 import tempfile
 import time
 
-# PCI class codes (high byte, or the whole 16-bit code) of devices no guest
-# of the loop uses.
-UNUSED_PCI_CLASSES = {0x02: "network controller", 0x03: "display controller", 0x0C03: "USB controller"}
+# PCI base classes, and full class codes, of devices no guest of the loop
+# uses.
+UNUSED_PCI_BASE_CLASSES = {0x02: "network controller", 0x03: "display controller"}
+UNUSED_PCI_CLASSES = {0x0C03: "USB controller"}
 
 
 class Qmp:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
+    def __init__(self, path, deadline):
+        # The socket file exists once QEMU has bound it, which may be before
+        # it listens: retry until the deadline.
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        # A QEMU that stops answering fails the check instead of hanging it.
+        self.sock.settimeout(30)
         self.file = self.sock.makefile("rw")
         self._read()  # greeting
         self.command("qmp_capabilities")
@@ -55,11 +69,13 @@ class Qmp:
 
 
 def pci_devices(qmp):
-    for bus in qmp.command("query-pci"):
-        for dev in bus["devices"]:
+    def walk(devices):
+        for dev in devices:
             yield dev
-            for sub in dev.get("pci_bridge", {}).get("devices", []):
-                yield sub
+            yield from walk(dev.get("pci_bridge", {}).get("devices", []))
+
+    for bus in qmp.command("query-pci"):
+        yield from walk(bus["devices"])
 
 
 def main():
@@ -86,10 +102,11 @@ def main():
                     sys.exit("QEMU did not open its QMP socket within 30 s")
                 time.sleep(0.05)
             try:
-                qmp = Qmp(path)
+                qmp = Qmp(path, deadline)
             except (OSError, RuntimeError) as err:
-                qemu.wait(timeout=10)
-                sys.exit(f"QEMU stopped before answering ({err}): {qemu.stderr.read().strip()}")
+                qemu.kill()
+                qemu.wait()
+                sys.exit(f"QEMU did not answer over QMP ({err}): {qemu.stderr.read().strip()}")
             problems = []
 
             pci = []
@@ -97,9 +114,9 @@ def main():
                 code = dev["class_info"]["class"]
                 desc = dev["class_info"].get("desc", f"class {code:04x}")
                 pci.append(f"{dev['bus']:02x}:{dev['slot']:02x}.{dev['function']} {desc}")
-                for cls, what in UNUSED_PCI_CLASSES.items():
-                    if code == cls or code >> 8 == cls:
-                        problems.append(f"PCI {what}: {dev.get('qdev_id') or desc} (id {dev['id']['vendor']:04x}:{dev['id']['device']:04x})")
+                what = UNUSED_PCI_CLASSES.get(code) or UNUSED_PCI_BASE_CLASSES.get(code >> 8)
+                if what:
+                    problems.append(f"PCI {what}: {dev.get('qdev_id') or desc} (id {dev['id']['vendor']:04x}:{dev['id']['device']:04x})")
 
             drives = []
             for blk in qmp.command("query-block"):
@@ -107,6 +124,13 @@ def main():
                     problems.append(f"drive {blk['device'] or blk.get('qdev')} with media {blk['inserted'].get('file')}")
                 else:
                     drives.append(f"{blk['device'] or blk.get('qdev')} (empty)")
+
+            # Character devices: the serial console and this QMP socket only
+            # (no default monitor, parallel port or virtual console).
+            chardevs = sorted(c["label"] for c in qmp.command("query-chardev"))
+            extra = [c for c in chardevs if c not in ("serial0", "compat_monitor0")]
+            if extra:
+                problems.append(f"character devices besides the console: {', '.join(extra)}")
 
             network = qmp.hmp("info network").strip()
             if network:
@@ -116,12 +140,13 @@ def main():
             types = sorted(set(re.findall(r"dev: ([\w.-]+),", qtree)))
             for name in types:
                 # A device on a virtio-mmio transport (virtio-net-device,
-                # virtio-blk-device, ...) or on a USB bus.
-                if re.fullmatch(r"virtio-.*-device|usb-.*", name):
+                # virtio-blk-device, ...), on a USB bus, or a display that
+                # is not on PCI.
+                if re.fullmatch(r"virtio-.*-device|usb-.*|ramfb|.*vga.*|.*-display", name, re.IGNORECASE):
                     problems.append(f"device {name}")
 
             print(f"    PCI: {', '.join(pci) or 'none'}")
-            print(f"    drives: {', '.join(drives) or 'none'}; network: {network or 'none'}")
+            print(f"    drives: {', '.join(drives) or 'none'}; network: {network or 'none'}; chardevs: {', '.join(chardevs)}")
             print(f"    device types: {' '.join(types)}")
             qmp.command("quit")
         finally:
@@ -129,6 +154,7 @@ def main():
                 qemu.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 qemu.kill()
+                qemu.wait()
     if problems:
         print("guest devices: the guest has devices it does not use:", file=sys.stderr)
         for p in problems:

@@ -23,9 +23,8 @@ BINDGEN_VERSION=0.73.2
 # from ipxe-qemu; no display, no firmware), and the kernel build needs no
 # cross libc. `make clean-room` proves this list on a minimal Debian.
 apt_packages=(
-	build-essential # make, gcc (host tools of the kernel build, the x86_64 kernel)
+	make gcc libc6-dev # the loop; host tools of the kernel build, the x86_64 kernel, cargo's linker
 	bc bison flex   # kernel build: timeconst, Kconfig parsers
-	libssl-dev      # kernel build: sign-file, extract-cert
 	libelf-dev      # kernel build: objtool, resolve_btfids
 	xz-utils        # unpacking the linux-source tarballs
 	rsync           # build_module: the copy of driver/ and bench/ it builds in
@@ -57,6 +56,9 @@ for pkg in "${apt_packages[@]}"; do
 done
 if ((${#missing[@]})); then
 	step "installing Debian packages: ${missing[*]}"
+	can_root || die "installing Debian packages needs root, and sudo is not available to this user" \
+		"run as root, then run make again:" \
+		"  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
 	apt_update
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
@@ -70,7 +72,8 @@ command -v rustup >/dev/null 2>&1 ||
 # static target of $ARCH.
 if ! rustup toolchain list | grep -q "^$RUST_TOOLCHAIN-"; then
 	step "rustup: installing Rust $RUST_TOOLCHAIN (pinned in rust-toolchain.toml; once)"
-	rustup toolchain install "$RUST_TOOLCHAIN" --profile minimal --no-self-update
+	rustup toolchain install "$RUST_TOOLCHAIN" --profile minimal --no-self-update \
+		--component rust-src --component clippy --component rustfmt --target "$RUST_TARGET"
 fi
 installed_components=$(rustup component list --installed --toolchain "$RUST_TOOLCHAIN")
 for component in rust-src clippy rustfmt; do
@@ -91,6 +94,8 @@ fi
 
 if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 	step "downloading $KERNEL_PKG from Debian $BACKPORTS_SUITE (once; machine apt config untouched)"
+	can_root || die "downloading $KERNEL_PKG runs apt-get as root, and sudo is not available" \
+		"run once as root, then run make again as yourself:" "  make deps KERNEL=$KERNEL ARCH=$ARCH"
 	apt_dir=$BUILD/pkg/apt
 	rm -rf "$apt_dir"
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
@@ -121,6 +126,8 @@ if [ ! -x "$busybox" ]; then
 	if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH" &&
 		[ "$(dpkg --print-architecture)" != "$DEB_ARCH" ]; then
 		info "enabling the $DEB_ARCH package architecture (download only)"
+		can_root || die "enabling the $DEB_ARCH package architecture needs root, and sudo is not available" \
+			"run as root, then run make again:" "  dpkg --add-architecture $DEB_ARCH && apt-get update"
 		as_root dpkg --add-architecture "$DEB_ARCH"
 		apt_update
 	fi

@@ -39,14 +39,21 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 # A guest gets exactly the devices it uses. QEMU_DEVICES starts from
 # -nodefaults, so QEMU adds none of its defaults: no network card (whose
 # option ROM comes from a package that is only a Recommends of QEMU), no
-# VGA, monitor, parallel port, floppy or CD-ROM. What remains, per board:
-#   arm64, arm  QEMU "virt": CPU, RAM, the board's interrupt controller,
-#               timer and PL011 UART; the UART is the console (-serial
-#               stdio). The kernel and initramfs are loaded by QEMU.
-#   x86_64      QEMU "pc": CPU, RAM, the chipset, one 16550 UART as the
-#               console (-serial stdio); SeaBIOS starts the kernel QEMU loads.
-# No network card, disk, display or USB: nothing the guests run uses one.
-# scripts/check-guest-devices.py asks QEMU which devices a guest really has.
+# VGA, monitor, parallel port, floppy or CD-ROM drive. What remains is the
+# board itself, which no option removes; the guests use the CPU, RAM,
+# interrupt controller, timers and the one UART:
+#   arm64, arm  QEMU "virt": GIC, PL011 UART (the console, -serial stdio),
+#               and, unused, the PL031 RTC, PL061 GPIO with its power key,
+#               fw_cfg, two empty flash banks, an empty PCIe host bridge
+#               and 32 empty virtio-mmio slots. QEMU loads the kernel and
+#               initramfs.
+#   x86_64      QEMU "pc": i440FX and PIIX3 chipset, 16550 UART (the
+#               console), and, unused, the PS/2 controller, the IDE and
+#               floppy controllers with no drive, HPET, RTC, PC speaker,
+#               ACPI; SeaBIOS starts the kernel QEMU loads.
+# No network card, disk, display or USB. scripts/check-guest-devices.py
+# asks QEMU which devices a guest really has, and `make test` fails on any
+# of those.
 QEMU_DEVICES=(-nodefaults -display none -serial stdio -monitor none)
 arch_setup() {
 	case "$ARCH" in
@@ -152,6 +159,14 @@ kernel_pkg_version() {
 	else
 		cat "$BUILD/pkg/$KERNEL_PKG/VERSION" 2>/dev/null || echo none
 	fi
+}
+
+# Whether as_root can act: root, or sudo without a password, or sudo that
+# can ask on this terminal.
+can_root() {
+	[ "$(id -u)" -eq 0 ] && return 0
+	command -v sudo >/dev/null 2>&1 || return 1
+	sudo -n true 2>/dev/null || [ -t 0 ]
 }
 
 # Run a command as root: directly, through sudo, or explain what to run.

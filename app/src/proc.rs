@@ -38,6 +38,20 @@ pub fn reap(pid: Pid, timeout: Duration) -> Option<i32> {
             Ok(WaitStatus::Exited(_, code)) => return Some(code),
             Ok(WaitStatus::Signaled(..)) | Err(_) => return None,
             Ok(_) if Instant::now() >= deadline => {
+                // Where it is stuck, for the report: the kernel's view of
+                // the blocked task (the stack needs root, as in the guest).
+                let proc_file = |name: &str| {
+                    std::fs::read_to_string(format!("/proc/{pid}/{name}"))
+                        .map(|s| s.trim().replace('\n', " | "))
+                        .unwrap_or_else(|e| format!("({e})"))
+                };
+                crate::tap::report(format!(
+                    "process {pid} still running after {} ms; killing it. wchan: {}; syscall: {}; stack: {}",
+                    timeout.as_millis(),
+                    proc_file("wchan"),
+                    proc_file("syscall"),
+                    proc_file("stack"),
+                ));
                 let _ = kill(pid, Signal::SIGKILL);
                 let _ = waitpid(pid, None);
                 return None;

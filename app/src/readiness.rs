@@ -64,11 +64,20 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     // SAFETY: the handler does nothing.
     let previous = unsafe { sigaction(Signal::SIGUSR1, &action) }?;
     let parent = getpid();
+    // Again and again, not once: a single signal that lands before the read
+    // has blocked (the parent preempted on a busy board) would leave the
+    // read blocked for good.
     let interrupter = spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
-        i32::from(kill(parent, Signal::SIGUSR1).is_err())
+        while kill(parent, Signal::SIGUSR1).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        1
     })?;
     let interrupted = errno(reader.receive(ctx.params.buffer_size));
+    // Stopped before the old disposition is back: a late SIGUSR1 is taken
+    // by `ignore` on the way out of these calls.
+    let _ = kill(interrupter, Signal::SIGKILL);
     reap(interrupter, WAIT);
     // SAFETY: restores the disposition saved above.
     unsafe { sigaction(Signal::SIGUSR1, &previous) }?;

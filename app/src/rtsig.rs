@@ -80,11 +80,15 @@ pub fn take_any(signals: &[i32], timeout: Duration) -> io::Result<Option<(i32, P
             libc::sigaddset(&mut set, signal);
         }
         let mut info: libc::siginfo_t = std::mem::zeroed();
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as _,
-            tv_nsec: timeout.subsec_nanos() as libc::c_long,
-        };
+        // After EINTR (a worker's SIGALRM) the wait goes on for what is
+        // left, so it still ends at `timeout`.
+        let deadline = std::time::Instant::now() + timeout;
         loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ts = libc::timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as libc::c_long,
+            };
             match Errno::result(libc::sigtimedwait(&set, &mut info, &ts)) {
                 Ok(signo) => {
                     let head = &*(&info as *const libc::siginfo_t).cast::<SigpollHead>();
@@ -128,7 +132,7 @@ extern "C" fn on_timer(_: libc::c_int) {}
 
 /// Sets up a worker process of the stress and fuzz runs: `queued` signals
 /// stay blocked (taken with `sigtimedwait`), and `SIGALRM` from
-/// [`arm_timer`] interrupts a blocking system call (`EINTR`, no restart).
+/// [`arm_timer`] interrupts blocking system calls (`EINTR`, no restart).
 pub fn prepare_worker(queued: &[i32]) -> io::Result<()> {
     for &signal in queued {
         block(signal)?;
@@ -145,17 +149,21 @@ pub fn prepare_worker(queued: &[i32]) -> io::Result<()> {
     Ok(())
 }
 
-/// Arms a one-shot `SIGALRM` in `after` (zero disarms it).
-pub fn arm_timer(after: Duration) {
+/// For worker processes only (the parent's case watchdog uses `alarm`, the
+/// same timer). Sends `SIGALRM` every `period` until disarmed (zero disarms it), so a
+/// blocking call made after arming returns `EINTR` within one period however
+/// late it starts. A one-shot timer is not enough: when the worker is
+/// preempted between arming and the call (8 workers on 2 emulated CPUs), the
+/// signal lands before the call blocks, and the call then blocks for good:
+/// a blocking read with no writer left after the run was told to stop.
+pub fn arm_timer(period: Duration) {
+    let interval = libc::timeval {
+        tv_sec: period.as_secs() as _,
+        tv_usec: period.subsec_micros() as _,
+    };
     let timer = libc::itimerval {
-        it_interval: libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        },
-        it_value: libc::timeval {
-            tv_sec: after.as_secs() as _,
-            tv_usec: after.subsec_micros() as _,
-        },
+        it_interval: interval,
+        it_value: interval,
     };
     // SAFETY: `timer` is valid; the old value is not wanted.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
@@ -170,4 +178,54 @@ pub fn set_signal(fd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
     // SAFETY: F_SETSIG takes an int argument; `fd` is a live descriptor.
     let ret = unsafe { libc::fcntl(fd.as_raw_fd(), F_SETSIG, signal) };
     Errno::result(ret).map(drop).map_err(io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A blocking call that starts after the timer's first expiry is still
+    /// interrupted (the cause of a fuzz worker that never stopped).
+    #[test]
+    fn timer_interrupts_a_call_that_blocks_late() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: the child makes only system calls and leaves by _exit,
+        // so forking the multi-threaded test process is fine.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            if prepare_worker(&[]).is_err() {
+                // SAFETY: as below.
+                unsafe { libc::_exit(2) }
+            }
+            arm_timer(Duration::from_millis(10));
+            // Busy past the first expiry, as a preempted worker would be.
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(50) {}
+            let mut byte = 0u8;
+            // SAFETY: reads one byte into `byte`; the child holds the write
+            // end, so only a signal can end this read.
+            let n = unsafe { libc::read(fds[0], (&mut byte as *mut u8).cast(), 1) };
+            let interrupted =
+                n == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
+            arm_timer(Duration::ZERO);
+            // SAFETY: leaves the forked child without running the test
+            // harness's exit handlers.
+            unsafe { libc::_exit(if interrupted { 0 } else { 1 }) }
+        }
+        // SAFETY: closes the parent's copies of the pipe.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+        let status = crate::proc::reap(nix::unistd::Pid::from_raw(pid), Duration::from_secs(5));
+        assert_eq!(
+            status,
+            Some(0),
+            "exit 1: the late blocking read was not interrupted; 2: no SIGALRM handler"
+        );
+    }
 }
