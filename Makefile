@@ -16,6 +16,8 @@
 PACE ?= 2s
 SECONDS ?= 300
 export ARCH KERNEL PACE SEED PROCS ROUNDS
+# The clock of the step lines: seconds since this make started.
+export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 

@@ -14,7 +14,14 @@ KERNEL=${KERNEL:-}
 # FLAVOUR=debug: the kernel with lockdep, KASAN, KFENCE, kmemleak (Clang-built).
 FLAVOUR=${FLAVOUR:-}
 
-step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Steps show the time since the make command started (ASYNCN_T0 is set by
+# the first script it runs and inherited by the rest).
+ASYNCN_T0=${ASYNCN_T0:-$(date +%s)}
+export ASYNCN_T0
+step() {
+	local t=$(($(date +%s) - ASYNCN_T0))
+	printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
 info() { printf '    %s\n' "$*" >&2; }
 die() {
 	printf '\033[31mERROR: %s\033[0m\n' "$1" >&2

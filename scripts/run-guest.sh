@@ -25,6 +25,7 @@ for f in "$OUT/Image" "$OUT/initramfs.cpio.gz"; do
 done
 
 step "booting $ARCH guest (${QEMU[0]}, mode $mode, timeout ${timeout}s)"
+info "${QEMU_GUEST[*]} -kernel ${OUT#"$TOP"/}/Image -initrd ${OUT#"$TOP"/}/initramfs.cpio.gz"
 # loglevel=5 keeps boot chatter off the console but shows warnings and
 # errors (WARN, BUG and Oops print at level 4 and above).
 set +e
