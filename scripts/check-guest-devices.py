@@ -12,9 +12,11 @@ scripts/lib.sh); the devices are fixed before the first instruction runs,
 so nothing needs to boot. Prints the devices found, one line per kind.
 """
 
+import ctypes
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +70,12 @@ class Qmp:
         return self.command("human-monitor-command", **{"command-line": line})
 
 
+def die_with_parent():
+    """prctl(PR_SET_PDEATHSIG, SIGKILL) in the child before exec."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 def pci_devices(qmp):
     def walk(devices):
         for dev in devices:
@@ -92,7 +100,10 @@ def main():
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # A paused QEMU must not outlive this check, however it ends.
+            preexec_fn=die_with_parent,
         )
+        qemu_quit = False
         try:
             deadline = time.monotonic() + 30
             while not os.path.exists(path):
@@ -149,9 +160,12 @@ def main():
             print(f"    drives: {', '.join(drives) or 'none'}; network: {network or 'none'}; chardevs: {', '.join(chardevs)}")
             print(f"    device types: {' '.join(types)}")
             qmp.command("quit")
+            qemu_quit = True
         finally:
+            # After "quit", QEMU ends by itself; on any other way out it is
+            # still paused: stop it at once.
             try:
-                qemu.wait(timeout=10)
+                qemu.wait(timeout=10 if qemu_quit else 0)
             except subprocess.TimeoutExpired:
                 qemu.kill()
                 qemu.wait()

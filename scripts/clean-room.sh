@@ -26,15 +26,18 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
-	# The cache of the user who asked, not root's.
+	command -v sudo >/dev/null 2>&1 || die "make clean-room needs root (chroot, mounts), and sudo is not installed" \
+		"run it as root"
+	# The cache of the user who asked, made by that user, not root's.
 	export XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache}
-	exec sudo --preserve-env=CLEAN_ROOM_USER,CLEAN_ROOM_DIR,CLEAN_ROOM_REFRESH,XDG_CACHE_HOME "$0" "$@"
+	mkdir -p "$XDG_CACHE_HOME/asyncn/clean-room"
+	exec sudo --preserve-env=CLEAN_ROOM_USER,CLEAN_ROOM_DIR,CLEAN_ROOM_REFRESH,XDG_CACHE_HOME,ASYNCN_T0 "$0" "$@"
 fi
 
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/asyncn/clean-room
-dir=${CLEAN_ROOM_DIR:-/var/tmp/asyncn-clean-room}
+dir=$(realpath -m "${CLEAN_ROOM_DIR:-/var/tmp/asyncn-clean-room}")
 root=$dir/root
 marker=$dir/.asyncn-clean-room
 host_arch=$(dpkg --print-architecture)
@@ -85,7 +88,7 @@ if ! command -v mmdebstrap >/dev/null 2>&1; then
 		fail "host: install mmdebstrap" "apt-get could not install mmdebstrap"
 fi
 
-mkdir -p "$cache"
+mkdir -p "$cache" || fail "host: cache directory" "cannot create $cache"
 if [ ! -f "$tarball" ] || [ "${CLEAN_ROOM_REFRESH:-0}" = 1 ]; then
 	step "bootstrapping a minimal Debian $SUITE ($host_arch) into $tarball (once)"
 	start=$SECONDS
@@ -95,28 +98,28 @@ if [ ! -f "$tarball" ] || [ "${CLEAN_ROOM_REFRESH:-0}" = 1 ]; then
 		"deb http://deb.debian.org/debian-security $SUITE-security main" ||
 		fail "bootstrap (mmdebstrap minbase)" "mmdebstrap failed"
 	mv "$tarball.tmp" "$tarball"
+	# Under sudo: the tarball belongs to the user whose cache it is in.
+	[ -n "${SUDO_UID:-}" ] && chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$tarball"
 	record "bootstrap (mmdebstrap minbase)" ok "$(minutes $((SECONDS - start)))"
 else
 	record "bootstrap (mmdebstrap minbase)" cached "$tarball"
 fi
 
 step "unpacking the clean root into $root"
-rm -rf "$dir"
-mkdir -p "$root"
-touch "$marker"
+{ rm -rf "$dir" && mkdir -p "$root" && touch "$marker"; } || fail "unpack the root" "cannot make $root"
 tar -xf "$tarball" -C "$root" || fail "unpack the root" "tar could not unpack $tarball"
-repo_git bundle create - HEAD >"$root/asyncn.bundle" 2>/dev/null ||
-	fail "bundle HEAD" "git bundle create failed in $TOP"
+repo_git bundle create - HEAD >"$root/asyncn.bundle" || fail "bundle HEAD" "git bundle create failed in $TOP"
 
 # The README's block after the clean-room marker, from HEAD: what a
 # newcomer installs before the first `make`. A normal user puts sudo before
 # its apt-get lines, as the block's first line says.
 prerequisites=$dir/prerequisites.sh
-repo_git show HEAD:README.md | awk '
+repo_git show HEAD:README.md >"$dir/README.md" || fail "read the README" "git show HEAD:README.md failed"
+awk '
 	/<!-- clean-room: prerequisites -->/ { found = 1; next }
 	found && /^```sh$/ { inside = 1; next }
 	inside && /^```$/ { exit }
-	inside { print }' >"$prerequisites"
+	inside { print }' "$dir/README.md" >"$prerequisites"
 [ -s "$prerequisites" ] || fail "read the README" "README.md at HEAD has no block after <!-- clean-room: prerequisites -->"
 [ "$as_user" = 1 ] && sed -i 's/^apt-get /sudo apt-get /' "$prerequisites"
 info "the README's prerequisites, as run by $user:"
@@ -127,12 +130,13 @@ sed 's/^/      /' "$prerequisites" >&2
 # (a TLS-inspecting proxy; the README's ca-certificates install adds them to
 # the store), pip's CA setting and the variables that name a CA bundle of
 # that store or a proxy. Nothing else of the host goes in.
-cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+cp -L /etc/resolv.conf "$root/etc/resolv.conf" || fail "network setup" "cannot copy /etc/resolv.conf"
 if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-	mkdir -p "$root/usr/local/share/ca-certificates"
-	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	{ mkdir -p "$root/usr/local/share/ca-certificates" &&
+		cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"; } ||
+		fail "network setup" "cannot copy the CA certificates"
 fi
-[ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
+if [ -f /etc/pip.conf ]; then cp /etc/pip.conf "$root/etc/pip.conf" || fail "network setup" "cannot copy /etc/pip.conf"; fi
 network_env=()
 for var in SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE GIT_SSL_CAINFO REQUESTS_CA_BUNDLE PIP_CERT; do
 	value=${!var:-}
@@ -147,6 +151,11 @@ done
 for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
 	[ -n "${!var:-}" ] && network_env+=("$var=${!var}")
 done
+# sudo resets the environment: apt, run through it, learns a proxy from its
+# own configuration.
+if [ -n "${http_proxy:-${HTTP_PROXY:-}}" ]; then
+	echo "Acquire::http::Proxy \"${http_proxy:-$HTTP_PROXY}\";" >"$root/etc/apt/apt.conf.d/01proxy"
+fi
 info "from the host: resolv.conf, $(find /usr/local/share/ca-certificates -name '*.crt' 2>/dev/null | wc -l) CA certificate(s), ${network_env[*]:-no network variables}"
 
 # run_inside NAME USER COMMAND: one step, in a login shell of USER in the
@@ -197,9 +206,9 @@ if [ "$as_user" = 1 ]; then
 		useradd -m -s /bin/bash $user && echo '$user ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/$user &&
 		chmod 0440 /etc/sudoers.d/$user"
 fi
-cp "$prerequisites" "$root$home/prerequisites.sh"
-cp "$root/asyncn.bundle" "$root$home/asyncn.bundle"
-chroot "$root" chown "$user:" "$home/prerequisites.sh" "$home/asyncn.bundle"
+{ cp "$prerequisites" "$root$home/prerequisites.sh" && mv "$root/asyncn.bundle" "$root$home/asyncn.bundle" &&
+	chroot "$root" chown "$user:" "$home/prerequisites.sh" "$home/asyncn.bundle"; } ||
+	fail "copy the README block and HEAD into $home" "cp/chown failed"
 run_inside "README: before the first run" "$user" "bash -ex ./prerequisites.sh"
 run_inside "git clone (HEAD)" "$user" \
 	"git -c advice.detachedHead=false clone --quiet asyncn.bundle asyncn && git -C asyncn log -1 --format='%h %s'"

@@ -20,8 +20,9 @@ BINDGEN_VERSION=0.73.2
 # Every package the loop uses, and why. apt installs them without their
 # Recommends, so nothing works by the accident of an optional package: the
 # guests need none of QEMU's Recommends (no network card, so no option ROM
-# from ipxe-qemu; no display, no firmware), and the kernel build needs no
-# cross libc. `make clean-room` proves this list on a minimal Debian.
+# from ipxe-qemu; no display; the arm boards no firmware), and the kernel
+# build needs no cross libc. `make clean-room` proves this list on a minimal
+# Debian for the targets of `make test` (arm64 and arm).
 apt_packages=(
 	make gcc libc6-dev # the loop; host tools of the kernel build, the x86_64 kernel, cargo's linker
 	bc bison flex   # kernel build: timeconst, Kconfig parsers
@@ -40,11 +41,13 @@ apt_packages+=("${cross_pkgs[@]}")
 
 # apt-get update fails when any one index does (a mirror mid-sync, say).
 # Try a few times; then warn and go on, and let the install or download
-# that follows be the judge.
+# that follows be the judge. APT_AS=me runs it as this user (a private apt
+# directory needs no root).
 apt_update() {
-	local attempt
+	local attempt runner=as_root
+	[ "${APT_AS:-root}" = me ] && runner=command
 	for attempt in 1 2 3; do
-		as_root apt-get update -qq "$@" && return 0
+		"$runner" apt-get update -qq "$@" && return 0
 		[ "$attempt" -lt 3 ] && info "apt-get update failed (attempt $attempt of 3); retrying in 15 s" && sleep 15
 	done
 	info "apt-get update reported errors (continuing; the next step fails if a package is missing)"
@@ -56,11 +59,12 @@ for pkg in "${apt_packages[@]}"; do
 done
 if ((${#missing[@]})); then
 	step "installing Debian packages: ${missing[*]}"
-	can_root || die "installing Debian packages needs root, and sudo is not available to this user" \
-		"run as root, then run make again:" \
-		"  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+	root_install=("run as root, then run make again:"
+		"  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}")
+	can_root || die "installing Debian packages needs root, and sudo is not available to this user" "${root_install[@]}"
 	apt_update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+		die "installing Debian packages failed (or sudo refused)" "${root_install[@]}"
 else
 	info "Debian packages: present"
 fi
@@ -93,9 +97,9 @@ if ! command -v bindgen >/dev/null 2>&1; then
 fi
 
 if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
+	# As this user: a private apt directory needs no root (as root, apt
+	# downloads as _apt, which must own it).
 	step "downloading $KERNEL_PKG from Debian $BACKPORTS_SUITE (once; machine apt config untouched)"
-	can_root || die "downloading $KERNEL_PKG runs apt-get as root, and sudo is not available" \
-		"run once as root, then run make again as yourself:" "  make deps KERNEL=$KERNEL ARCH=$ARCH"
 	apt_dir=$BUILD/pkg/apt
 	rm -rf "$apt_dir"
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
@@ -108,9 +112,9 @@ if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 		-o "APT::Architecture=$host_arch" -o "APT::Architectures::=$host_arch"
 		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir"
 		-o "Dir::Cache::archives=$apt_dir/archives" -o "APT::Get::List-Cleanup=0")
-	apt_update "${apt_opts[@]}"
+	APT_AS=me apt_update "${apt_opts[@]}"
 	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$apt_dir"
-	(cd "$apt_dir" && as_root apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG") ||
+	(cd "$apt_dir" && apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG") ||
 		die "could not download $KERNEL_PKG from Debian $BACKPORTS_SUITE" \
 			"the package index may be mid-sync on the mirror: run make again in a few minutes"
 	deb=$(ls "$apt_dir/${KERNEL_PKG}"_*.deb)
@@ -126,9 +130,9 @@ if [ ! -x "$busybox" ]; then
 	if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH" &&
 		[ "$(dpkg --print-architecture)" != "$DEB_ARCH" ]; then
 		info "enabling the $DEB_ARCH package architecture (download only)"
-		can_root || die "enabling the $DEB_ARCH package architecture needs root, and sudo is not available" \
-			"run as root, then run make again:" "  dpkg --add-architecture $DEB_ARCH && apt-get update"
-		as_root dpkg --add-architecture "$DEB_ARCH"
+		root_arch=("run as root, then run make again:" "  dpkg --add-architecture $DEB_ARCH && apt-get update")
+		can_root || die "enabling the $DEB_ARCH package architecture needs root, and sudo is not available" "${root_arch[@]}"
+		as_root dpkg --add-architecture "$DEB_ARCH" || die "dpkg --add-architecture failed (or sudo refused)" "${root_arch[@]}"
 		apt_update
 	fi
 	tmp=$(mktemp -d)

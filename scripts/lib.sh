@@ -14,8 +14,8 @@ KERNEL=${KERNEL:-}
 # FLAVOUR=debug: the kernel with lockdep, KASAN, KFENCE, kmemleak (Clang-built).
 FLAVOUR=${FLAVOUR:-}
 
-# Steps show the time since the make command started (ASYNCN_T0 is set by
-# the first script it runs and inherited by the rest).
+# Steps show the time since the make command started (the Makefile sets
+# ASYNCN_T0; a script run by itself starts its own clock).
 ASYNCN_T0=${ASYNCN_T0:-$(date +%s)}
 export ASYNCN_T0
 step() {
@@ -35,7 +35,9 @@ die() {
 # rustc, cargo and rustdoc the loop runs (a kernel and its out-of-tree
 # modules must be built by one compiler, and each kernel series was verified
 # with this one). install-deps.sh installs it through rustup.
-RUST_TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"$/\1/p' "$TOP/rust-toolchain.toml")
+[ -f "$TOP/rust-toolchain.toml" ] || die "$TOP/rust-toolchain.toml is missing"
+RUST_TOOLCHAIN=$(tr -d '\r' <"$TOP/rust-toolchain.toml" |
+	sed -n "s/^[[:space:]]*channel[[:space:]]*=[[:space:]]*[\"']\([^\"']*\)[\"'].*/\1/p" | head -n1)
 [ -n "$RUST_TOOLCHAIN" ] || die "rust-toolchain.toml names no channel"
 export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 
@@ -47,8 +49,8 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 # -nodefaults, so QEMU adds none of its defaults: no network card (whose
 # option ROM comes from a package that is only a Recommends of QEMU), no
 # VGA, monitor, parallel port, floppy or CD-ROM drive. What remains is the
-# board itself, which no option removes; the guests use the CPU, RAM,
-# interrupt controller, timers and the one UART:
+# board's own built-in devices; the guests use the CPU, RAM, interrupt
+# controller, timers and the one UART:
 #   arm64, arm  QEMU "virt": GIC, PL011 UART (the console, -serial stdio),
 #               and, unused, the PL031 RTC, PL061 GPIO with its power key,
 #               fw_cfg, two empty flash banks, an empty PCIe host bridge
@@ -57,7 +59,8 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 #   x86_64      QEMU "pc": i440FX and PIIX3 chipset, 16550 UART (the
 #               console), and, unused, the PS/2 controller, the IDE and
 #               floppy controllers with no drive, HPET, RTC, PC speaker,
-#               ACPI; SeaBIOS starts the kernel QEMU loads.
+#               ACPI, vmport and its mouse; SeaBIOS starts the kernel QEMU
+#               loads.
 # No network card, disk, display or USB. scripts/check-guest-devices.py
 # asks QEMU which devices a guest really has, and `make test` fails on any
 # of those.

@@ -10,7 +10,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::unistd::getpid;
+use nix::unistd::{getpid, getppid};
 
 use crate::cases::{CaseResult, Context, WAIT};
 use crate::device::{Access, Device};
@@ -69,7 +69,8 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     // read blocked for good.
     let interrupter = spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
-        while kill(parent, Signal::SIGUSR1).is_ok() {
+        // Only while the parent lives: an orphan must not signal its pid.
+        while getppid() == parent && kill(parent, Signal::SIGUSR1).is_ok() {
             std::thread::sleep(Duration::from_millis(50));
         }
         1
