@@ -43,8 +43,11 @@ marker=$dir/.asyncn-clean-room
 host_arch=$(dpkg --print-architecture)
 tarball=$cache/$SUITE-minbase-$host_arch.tar
 as_user=${CLEAN_ROOM_USER:-0}
-user=root home=/root
-[ "$as_user" = 1 ] && user=newcomer home=/home/newcomer
+user=root
+[ "$as_user" = 1 ] && user=newcomer
+# home_of USER: the home directory of a user of the clean root.
+home_of() { if [ "$1" = root ]; then echo /root; else echo "/home/$1"; fi; }
+home=$(home_of "$user")
 
 results=()
 record() { results+=("$(printf '%-34s %-7s %s' "$1" "$2" "$3")"); }
@@ -163,9 +166,8 @@ info "from the host: resolv.conf, $(find /usr/local/share/ca-certificates -name 
 # in a new terminal), with an environment of its own. Logged to
 # $dir/NAME.log; a failure stops the run with NAME.
 run_inside() {
-	local name=$1 who=$2 command=$3 log
-	local who_home=/root
-	[ "$who" = root ] || who_home=/home/$who
+	local name=$1 who=$2 command=$3 log who_home
+	who_home=$(home_of "$who")
 	log=$dir/$(tr -c 'a-zA-Z0-9\n' - <<<"$name").log
 	step "clean room: $name (as $who)"
 	local start=$SECONDS status

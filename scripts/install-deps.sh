@@ -41,11 +41,12 @@ apt_packages+=("${cross_pkgs[@]}")
 
 # apt-get update fails when any one index does (a mirror mid-sync, say).
 # Try a few times; then warn and go on, and let the install or download
-# that follows be the judge. APT_AS=me runs it as this user (a private apt
-# directory needs no root).
+# that follows be the judge. RUNNER is as_root for the machine's apt, or
+# command for a private apt directory (which needs no root).
+#   apt_update RUNNER [APT OPTIONS...]
 apt_update() {
-	local attempt runner=as_root
-	[ "${APT_AS:-root}" = me ] && runner=command
+	local runner=$1 attempt
+	shift
 	for attempt in 1 2 3; do
 		"$runner" apt-get update -qq "$@" && return 0
 		[ "$attempt" -lt 3 ] && info "apt-get update failed (attempt $attempt of 3); retrying in 15 s" && sleep 15
@@ -59,12 +60,11 @@ for pkg in "${apt_packages[@]}"; do
 done
 if ((${#missing[@]})); then
 	step "installing Debian packages: ${missing[*]}"
-	root_install=("run as root, then run make again:"
-		"  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}")
-	can_root || die "installing Debian packages needs root, and sudo is not available to this user" "${root_install[@]}"
-	apt_update
+	root_install="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+	can_root || needs_root "installing Debian packages needs root, and sudo is not available to this user" "$root_install"
+	apt_update as_root
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
-		die "installing Debian packages failed (or sudo refused)" "${root_install[@]}"
+		needs_root "installing Debian packages failed (or sudo refused)" "$root_install"
 else
 	info "Debian packages: present"
 fi
@@ -112,7 +112,7 @@ if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 		-o "APT::Architecture=$host_arch" -o "APT::Architectures::=$host_arch"
 		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir"
 		-o "Dir::Cache::archives=$apt_dir/archives" -o "APT::Get::List-Cleanup=0")
-	APT_AS=me apt_update "${apt_opts[@]}"
+	apt_update command "${apt_opts[@]}"
 	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$apt_dir"
 	(cd "$apt_dir" && apt-get -qq "${apt_opts[@]}" download "$KERNEL_PKG") ||
 		die "could not download $KERNEL_PKG from Debian $BACKPORTS_SUITE" \
@@ -130,17 +130,17 @@ if [ ! -x "$busybox" ]; then
 	if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH" &&
 		[ "$(dpkg --print-architecture)" != "$DEB_ARCH" ]; then
 		info "enabling the $DEB_ARCH package architecture (download only)"
-		root_arch=("run as root, then run make again:" "  dpkg --add-architecture $DEB_ARCH && apt-get update")
-		can_root || die "enabling the $DEB_ARCH package architecture needs root, and sudo is not available" "${root_arch[@]}"
-		as_root dpkg --add-architecture "$DEB_ARCH" || die "dpkg --add-architecture failed (or sudo refused)" "${root_arch[@]}"
-		apt_update
+		root_arch="dpkg --add-architecture $DEB_ARCH && apt-get update"
+		can_root || needs_root "enabling the $DEB_ARCH package architecture needs root, and sudo is not available" "$root_arch"
+		as_root dpkg --add-architecture "$DEB_ARCH" || needs_root "dpkg --add-architecture failed (or sudo refused)" "$root_arch"
+		apt_update as_root
 	fi
 	tmp=$(mktemp -d)
 	# apt-get download, run as root, drops privileges to _apt and writes here.
 	[ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$tmp"
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH") ||
-		{ apt_update && (cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH"); }
+		{ apt_update as_root && (cd "$tmp" && apt-get download -qq "busybox-static:$DEB_ARCH"); }
 	dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/root"
 	mkdir -p "$(dirname "$busybox")"
 	install -m 0755 "$tmp/root/bin/busybox" "$busybox"

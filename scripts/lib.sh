@@ -179,6 +179,10 @@ can_root() {
 	sudo -n true 2>/dev/null || [ -t 0 ]
 }
 
+# needs_root WHY COMMAND: stops, telling the user to run COMMAND as root
+# (for when as_root cannot act, or sudo refused).
+needs_root() { die "$1" "run as root, then run make again:" "  $2"; }
+
 # Run a command as root: directly, through sudo, or explain what to run.
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then
