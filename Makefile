@@ -5,23 +5,26 @@
 #   PACE=2s                pause between the demo's writes
 #   GUEST_TIMEOUT=300      seconds a guest may run
 #   FLAVOUR=debug          kernel with lockdep, KASAN, KFENCE, kmemleak (Clang)
+#   BOARD=raspi3b          boot an SD card image on QEMU's Raspberry Pi 3 Model B
+#                          (flashed with bmaptool) instead of "virt" + initramfs
+#   INIT=systemd           that card with a Debian root: systemd and udev
 #   SECONDS=300            make stress: seconds of stress, then of fuzz
 #   SEED=<n>, PROCS=<n>    stress/fuzz: repeat a run, worker processes
 #   ROUNDS=5               make bench: rounds (every peer measured in each)
 #
-# `make test` without ARCH or KERNEL runs the matrix arm64/6.12, arm64/7.3,
-# arm/7.3 and arm64/6.12 debug; with either, that one target; with
-# FLAVOUR=debug alone, arm64/6.12 debug.
+# `make test` without ARCH, KERNEL, BOARD or INIT runs the matrix arm64/6.12,
+# arm64/6.12 on raspi3b, arm64/7.3, arm/7.3 and arm64/6.12 debug; with any
+# of them, that one target; with FLAVOUR=debug alone, arm64/6.12 debug.
 
 PACE ?= 2s
 SECONDS ?= 300
-export ARCH KERNEL PACE SEED PROCS ROUNDS
+export ARCH KERNEL BOARD INIT PACE SEED PROCS ROUNDS
 # The clock of the step lines: seconds since this make started.
 export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 
-.PHONY: demo test stress bench clean-room deps kernel module app initramfs lint crates-inc clean distclean help
+.PHONY: demo test stress bench clean-room deps kernel module app initramfs card lint crates-inc clean distclean help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
@@ -29,10 +32,13 @@ help:
 	@echo "make stress SECONDS=600  long stress + fuzz run on the debug kernel"
 	@echo "make bench  asyncn beside a C baseline, a pipe and sigqueue; table, JSON, plot"
 	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
-	@echo "parts:      deps kernel module app initramfs clean distclean"
+	@echo "parts:      deps kernel module app initramfs card clean distclean"
 	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc)"
 
-demo: initramfs
+# On BOARD=raspi3b the guest boots the card instead of an initramfs.
+GUEST_IMAGE := $(if $(filter raspi3b,$(BOARD))$(filter systemd,$(INIT)),card,initramfs)
+
+demo: $(GUEST_IMAGE)
 	$(S)/run-guest.sh demo
 
 test:
@@ -41,7 +47,7 @@ test:
 # The debug kernel unless FLAVOUR is given; the guest runs stress, then
 # fuzz, SECONDS each, unloads the module and asks kmemleak.
 stress: export FLAVOUR := $(or $(FLAVOUR),debug)
-stress: initramfs
+stress: $(GUEST_IMAGE)
 	STRESS_SECONDS=$(SECONDS) FUZZ_SECONDS=$(SECONDS) $(S)/run-guest.sh stress
 
 # Figures land in build/bench/ (bench.json, bench.svg).
@@ -67,6 +73,12 @@ app: deps
 
 initramfs: module app
 	$(S)/build-initramfs.sh
+
+# build/arm64/raspi3b/card.img.bz2 + card.img.bmap: the Raspberry Pi 3 SD
+# card (BOARD=raspi3b; INIT=systemd for the Debian one).
+card: export BOARD := $(or $(BOARD),raspi3b)
+card: module app
+	$(S)/build-card.sh
 
 lint:
 	$(S)/lint-layer.sh

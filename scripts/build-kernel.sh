@@ -67,7 +67,7 @@ else
 
 	step "building Linux $KERNEL for $ARCH ($(nproc) jobs; a few minutes, once)"
 	start=$(date +%s)
-	kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules modules_prepare
+	kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules modules_prepare $(kernel_dtbs)
 	require_rust_metadata
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
@@ -82,5 +82,9 @@ fi
 
 mkdir -p "$OUT"
 cp "$KBUILD/$KIMAGE" "$OUT/Image"
+for dtb in $(kernel_dtbs); do
+	cp "$KBUILD/arch/$KARCH/boot/dts/$dtb" "$OUT/"
+	info "device tree: ${OUT#"$TOP"/}/${dtb##*/}"
+done
 ln -sfn "$KBUILD" "$OUT/kernel-build"
 info "kernel image: ${OUT#"$TOP"/}/Image"

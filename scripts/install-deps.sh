@@ -38,6 +38,14 @@ read -r -a cross_pkgs <<<"$CROSS_PKG"
 apt_packages+=("${cross_pkgs[@]}")
 [ "$KERNEL_FROM" = apt ] && apt_packages+=("$KERNEL_PKG")
 [ "$FLAVOUR" = debug ] && apt_packages+=("clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION")
+if [ "$BOARD" = raspi3b ]; then
+	apt_packages+=(
+		genimage dosfstools mtools # the card: partitions, its FAT boot partition
+		e2fsprogs fakeroot         # the ext4 root, owned by root without being root
+		bmap-tools bzip2           # the .bmap, the compressed card, the flash
+	)
+fi
+[ "$INIT" = systemd ] && apt_packages+=(debootstrap) # the Debian root filesystem
 
 # apt-get update fails when any one index does (a mirror mid-sync, say).
 # Try a few times; then warn and go on, and let the install or download

@@ -13,6 +13,13 @@ ARCH=${ARCH:-arm64}
 KERNEL=${KERNEL:-}
 # FLAVOUR=debug: the kernel with lockdep, KASAN, KFENCE, kmemleak (Clang-built).
 FLAVOUR=${FLAVOUR:-}
+# BOARD=virt: QEMU "virt" boots the kernel and an initramfs.
+# BOARD=raspi3b: QEMU's Raspberry Pi 3 Model B boots an SD card image
+# (scripts/build-card.sh), flashed with bmaptool as a user flashes a card.
+BOARD=${BOARD:-virt}
+# INIT=busybox: busybox init (or the initramfs /init on "virt").
+# INIT=systemd: a Debian bookworm root with systemd and udev, on the card.
+INIT=${INIT:-busybox}
 
 # Steps show the time since the make command started (the Makefile sets
 # ASYNCN_T0; a script run by itself starts its own clock).
@@ -121,7 +128,35 @@ arch_setup() {
 	# The guest's QEMU command line, less what it boots (-kernel, -initrd,
 	# -append): run-guest.sh boots it, check-guest-devices.sh inspects it.
 	QEMU_GUEST=("${QEMU[@]}" "${QEMU_DEVICES[@]}" -smp 2 -m 512 -no-reboot)
-	export ARCH KARCH CROSS_COMPILE KERNEL
+	board_setup
+	export ARCH KARCH CROSS_COMPILE KERNEL BOARD INIT
+}
+
+# The Raspberry Pi 3 Model B: QEMU's "raspi3b" (BCM2837, four Cortex-A53,
+# 1 GiB, both fixed by the machine). QEMU does not run the Pi's GPU
+# firmware, so it is given the kernel and device tree that the card's boot
+# partition holds, and the command line of its cmdline.txt. The card is the
+# only drive; the PL011 is the console (serial0), the mini UART unused.
+CARD_DTB=bcm2837-rpi-3-b.dtb
+CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberrypi3-64
+board_setup() {
+	case "$INIT" in
+	busybox) ;;
+	systemd) BOARD=raspi3b ;;
+	*) die "unknown INIT=$INIT" "supported: busybox, systemd (Debian bookworm, on BOARD=raspi3b)" ;;
+	esac
+	case "$BOARD" in
+	virt) ;;
+	raspi3b)
+		[ "$ARCH" = arm64 ] && [ -z "$FLAVOUR" ] ||
+			die "BOARD=raspi3b needs ARCH=arm64 and the default flavour" \
+				"(the arm64 kernel is the one configured for the Pi: see kernel_fragments)"
+		QEMU_GUEST=(qemu-system-aarch64 -M raspi3b "${QEMU_DEVICES[@]}" -no-reboot)
+		CARD_DIR=$OUT/$BOARD
+		[ "$INIT" = systemd ] && CARD_DIR+=-systemd
+		;;
+	*) die "unknown BOARD=$BOARD" "supported: virt, raspi3b" ;;
+	esac
 }
 
 # Debian's trixie-backports carries the newest kernel source; it is fetched
@@ -208,10 +243,22 @@ content_key() {
 }
 
 # Kernel fragments of the loop: the shared driver fragment, what every guest
-# needs, the board, and the debug checkers for FLAVOUR=debug.
+# needs, the board, and the debug checkers for FLAVOUR=debug. The arm64
+# kernel (default flavour) also boots the Raspberry Pi 3 card and the
+# systemd root filesystem: one kernel for "virt", BOARD=raspi3b and
+# INIT=systemd.
 kernel_fragments() {
 	printf '%s\n' "$TOP/config/asyncn.cfg" "$TOP/config/qemu-common.cfg" "$TOP/config/qemu-$ARCH.cfg"
-	if [ "$FLAVOUR" = debug ]; then printf '%s\n' "$TOP/config/debug.cfg"; fi
+	if [ "$FLAVOUR" = debug ]; then
+		printf '%s\n' "$TOP/config/debug.cfg"
+	elif [ "$ARCH" = arm64 ]; then
+		printf '%s\n' "$TOP/config/raspi3b.cfg" "$TOP/config/systemd.cfg"
+	fi
+}
+
+# Device trees built with the kernel (paths under arch/$KARCH/boot/dts/).
+kernel_dtbs() {
+	if [ "$ARCH" = arm64 ] && [ -z "$FLAVOUR" ]; then echo broadcom/bcm2837-rpi-3-b.dtb; fi
 }
 
 # The debug flavour is built with Clang (Rust and KASAN need it), the same

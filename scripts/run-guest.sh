@@ -19,19 +19,52 @@ fuzz=${FUZZ_SECONDS:-0}
 timeout=${GUEST_TIMEOUT:-$((300 + 2 * (stress + fuzz)))}
 pace=${PACE:-0}
 random_runs="asyncn_stress=$stress asyncn_fuzz=$fuzz${SEED:+ asyncn_seed=$SEED}${PROCS:+ asyncn_procs=$PROCS}${ROUNDS:+ asyncn_rounds=$ROUNDS}"
-log=$OUT/guest-$mode.log
-for f in "$OUT/Image" "$OUT/initramfs.cpio.gz"; do
-	[ -f "$f" ] || die "missing $f" "run: make $mode"
-done
-
-step "booting $ARCH guest (${QEMU[0]}, mode $mode, timeout ${timeout}s)"
-info "${QEMU_GUEST[*]} -kernel ${OUT#"$TOP"/}/Image -initrd ${OUT#"$TOP"/}/initramfs.cpio.gz"
 # loglevel=5 keeps boot chatter off the console but shows warnings and
 # errors (WARN, BUG and Oops print at level 4 and above).
+loop_args="panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}"
+if [ "$BOARD" = virt ]; then
+	log=$OUT/guest-$mode.log
+	for f in "$OUT/Image" "$OUT/initramfs.cpio.gz"; do
+		[ -f "$f" ] || die "missing $f" "run: make $mode"
+	done
+	boot=(-kernel "$OUT/Image" -initrd "$OUT/initramfs.cpio.gz" -append "console=$CONSOLE $loop_args")
+	shown="-kernel ${OUT#"$TOP"/}/Image -initrd ${OUT#"$TOP"/}/initramfs.cpio.gz"
+else
+	# The user's path: flash the card image onto a blank card (here a file)
+	# with bmaptool, as the READMEs say, then boot the Pi from that card.
+	log=$CARD_DIR/guest-$mode.log
+	card=$CARD_DIR/sdcard.img.bz2
+	for f in "$card" "$CARD_DIR/sdcard.img.bmap"; do
+		[ -f "$f" ] || die "missing $f" "run: make card BOARD=$BOARD INIT=$INIT"
+	done
+	sd=$CARD_DIR/sd-card.img
+	step "flashing ${card#"$TOP"/} onto a blank card (${sd#"$TOP"/})"
+	: >"$sd"
+	start=$(date +%s.%N)
+	info "bmaptool copy ${card#"$TOP"/} ${sd#"$TOP"/}"
+	bmaptool copy "$card" "$sd" 2>&1 | sed 's/^/    /' >&2
+	info "flashed in $(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)") s"
+	# QEMU does not run the Pi's firmware: it is handed what the firmware
+	# would load from the card's boot partition (FAT, partition 1).
+	boot_dir=$CARD_DIR/boot
+	rm -rf "$boot_dir" && mkdir -p "$boot_dir"
+	offset=$(python3 -c 'import struct, sys
+mbr = open(sys.argv[1], "rb").read(512)
+assert mbr[510:512] == b"\x55\xaa", "no MBR on the card"
+print(struct.unpack_from("<I", mbr, 446 + 8)[0] * 512)' "$sd")
+	kernel=$(sed -n 's/^kernel=//p' "$TOP/$CARD_BOARD_DIR/config.txt")
+	for f in "$kernel" "$CARD_DTB" cmdline.txt; do
+		mcopy -n -i "$sd@@$offset" "::$f" "$boot_dir/$f" || die "the card's boot partition has no $f"
+	done
+	boot=(-kernel "$boot_dir/$kernel" -dtb "$boot_dir/$CARD_DTB" -drive "if=sd,format=raw,file=$sd"
+		-append "$(cat "$boot_dir/cmdline.txt") $loop_args")
+	shown="-kernel <card>/$kernel -dtb <card>/$CARD_DTB -drive if=sd,format=raw,file=${sd#"$TOP"/} -append \"<card>/cmdline.txt ...\""
+fi
+
+step "booting $ARCH guest on $BOARD (${QEMU_GUEST[0]}, mode $mode, timeout ${timeout}s)"
+info "${QEMU_GUEST[*]} $shown"
 set +e
-timeout --foreground "$timeout" "${QEMU_GUEST[@]}" \
-	-kernel "$OUT/Image" -initrd "$OUT/initramfs.cpio.gz" \
-	-append "console=$CONSOLE panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}" \
+timeout --foreground "$timeout" "${QEMU_GUEST[@]}" "${boot[@]}" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
@@ -46,6 +79,11 @@ fi
 if ! grep -q '^ASYNCN-GUEST-RESULT: PASS' "$log"; then
 	result=$(grep -m1 '^ASYNCN-GUEST-RESULT:' "$log" || echo "no ASYNCN-GUEST-RESULT marker (the guest never finished)")
 	problems+=("$result")
+fi
+# The card booted what it should have: the Pi, its root from the card.
+if [ "$BOARD" = raspi3b ]; then
+	grep -q '^guest: board: Raspberry Pi 3 Model B' "$log" || problems+=("the guest's device tree is not the Raspberry Pi 3 Model B's")
+	grep -q '^guest: root: /dev/mmcblk0p2 ext4' "$log" || problems+=("the root file system is not the card's mmcblk0p2")
 fi
 if ((${#problems[@]})); then
 	die "guest $ARCH/$mode failed (console: ${log#"$TOP"/})" "${problems[@]}"

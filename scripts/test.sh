@@ -2,28 +2,32 @@
 # make test: every check of the project, then a summary. Exit status is
 # non-zero when any step failed. Steps that need a failed step are skipped.
 #
-# Without ARCH or KERNEL, the guest part runs the CI matrix: arm64/6.12,
-# arm64/7.3, arm/7.3 and the debug flavour of arm64/6.12 (lockdep, KASAN,
-# KFENCE, kmemleak). With either set, it runs that one target; FLAVOUR=debug
-# alone runs the debug target.
+# Without ARCH, KERNEL, BOARD or INIT, the guest part runs the CI matrix:
+# arm64/6.12 on "virt", the same kernel on the Raspberry Pi 3 card
+# (BOARD=raspi3b: genimage, bmaptool, QEMU raspi3b), arm64/7.3, arm/7.3 and
+# the debug flavour of arm64/6.12 (lockdep, KASAN, KFENCE, kmemleak). With
+# any of them set, it runs that one target (INIT=systemd: the Debian card);
+# FLAVOUR=debug alone runs the debug target.
 #
 # Every guest runs the cases, then a short stress and fuzz run; the debug
 # guest a longer one (STRESS_SECONDS/FUZZ_SECONDS override; SEED repeats a
 # run).
 requested_arch=${ARCH:-}
 requested_kernel=${KERNEL:-}
+requested_board=${BOARD:-}
+requested_init=${INIT:-}
 . "$(dirname "$0")/lib.sh"
 # Failures are counted, not fatal: every step runs and the summary says.
 set +e
 
 requested_flavour=${FLAVOUR:-}
-# Targets are arch/kernel/flavour.
-if [ -z "$requested_arch$requested_kernel" ] && [ -n "$requested_flavour" ]; then
-	targets=("arm64/6.12/$requested_flavour")
-elif [ -z "$requested_arch$requested_kernel" ]; then
-	targets=(arm64/6.12/ arm64/7.3/ arm/7.3/ arm64/6.12/debug)
+# Targets are arch/kernel/flavour/board/init; empty fields take the defaults.
+if [ -z "$requested_arch$requested_kernel$requested_board$requested_init" ] && [ -n "$requested_flavour" ]; then
+	targets=("arm64/6.12/$requested_flavour//")
+elif [ -z "$requested_arch$requested_kernel$requested_board$requested_init" ]; then
+	targets=(arm64/6.12/// arm64/6.12//raspi3b/ arm64/7.3/// arm/7.3/// arm64/6.12/debug//)
 else
-	targets=("${requested_arch:-arm64}/$requested_kernel/$requested_flavour")
+	targets=("${requested_arch:-arm64}/$requested_kernel/$requested_flavour/$requested_board/$requested_init")
 fi
 
 results=()
@@ -72,31 +76,38 @@ run_step "packaging: one copy of fragment, init script, rules" "$TOP/scripts/che
 
 # One target: ARCH/KERNEL through the whole loop, ending in the guest.
 test_target() {
-	local arch kernel flavour
-	IFS=/ read -r arch kernel flavour <<<"$1"
-	local t="$arch/${kernel:-default}${flavour:+ $flavour}"
+	local arch kernel flavour board init
+	IFS=/ read -r arch kernel flavour board init <<<"$1"
+	local t="$arch/${kernel:-default}${flavour:+ $flavour}${board:+ on $board}${init:+ with $init}"
 	local stress=${STRESS_SECONDS:-10} fuzz=${FUZZ_SECONDS:-10}
 	if [ "$flavour" = debug ]; then
 		stress=${STRESS_SECONDS:-40} fuzz=${FUZZ_SECONDS:-20}
 	fi
 	local guest="guest $t: asyncn-test all, stress ${stress}s, fuzz ${fuzz}s, rmmod"
-	export ARCH=$arch KERNEL=$kernel FLAVOUR=$flavour
+	export ARCH=$arch KERNEL=$kernel FLAVOUR=$flavour BOARD=$board INIT=$init
 	step "target $t"
 	if ! run_step "$t: prerequisites" "$TOP/scripts/install-deps.sh"; then
 		skip_step "$guest"
 		return
 	fi
-	run_step "$t: guest devices (QMP: no device the guest does not use)" "$TOP/scripts/check-guest-devices.sh"
+	local on_virt=
+	[ -z "$board$init" ] || [ "$board" = virt ] && on_virt=1
+	# The kernel, module and app of a card are those of arm64 "virt": their
+	# checks ran there.
+	[ -n "$on_virt" ] &&
+		run_step "$t: guest devices (QMP: no device the guest does not use)" "$TOP/scripts/check-guest-devices.sh"
 	if ! run_step "$t: kernel (Rust enabled)" "$TOP/scripts/build-kernel.sh"; then
 		skip_step "$guest"
 		return
 	fi
-	run_step "$t: driver clippy (CLIPPY=1)" env CLIPPY=1 "$TOP/scripts/build-module.sh"
+	[ -n "$on_virt" ] && run_step "$t: driver clippy (CLIPPY=1)" env CLIPPY=1 "$TOP/scripts/build-module.sh"
 	# The benchmark's C baseline must keep building (make bench).
-	[ -z "$flavour" ] && run_step "$t: C baseline of make bench" "$TOP/scripts/build-bench-module.sh"
+	[ -n "$on_virt" ] && [ -z "$flavour" ] && run_step "$t: C baseline of make bench" "$TOP/scripts/build-bench-module.sh"
+	local image=initramfs script=build-initramfs.sh
+	[ -z "$on_virt" ] && image="SD card (genimage, bmaptool create)" script=build-card.sh
 	if run_step "$t: driver build" "$TOP/scripts/build-module.sh" &&
 		run_step "$t: app static build" "$TOP/scripts/build-app.sh" &&
-		run_step "$t: initramfs" "$TOP/scripts/build-initramfs.sh"; then
+		run_step "$t: $image" "$TOP/scripts/$script"; then
 		run_step "$guest" env STRESS_SECONDS="$stress" FUZZ_SECONDS="$fuzz" "$TOP/scripts/run-guest.sh" test
 	else
 		skip_step "$guest"
@@ -110,11 +121,12 @@ done
 printf '\n\033[1m==> asyncn test summary\033[0m\n'
 printf '    %s\n' "${results[@]}"
 for target in "${targets[@]}"; do
-	out=$(IFS=/ read -r ARCH KERNEL FLAVOUR <<<"$target" && arch_setup && echo "$OUT")
+	log=$(IFS=/ read -r ARCH KERNEL FLAVOUR BOARD INIT <<<"$target" && BOARD=${BOARD:-virt} INIT=${INIT:-busybox} &&
+		arch_setup && if [ "$BOARD" = virt ]; then echo "$OUT/guest-test.log"; else echo "$CARD_DIR/guest-test.log"; fi)
 	# The cases, stress and fuzz each print a "# N passed, M failed" line.
-	counts=$(grep -h -E '^# [0-9]+ passed, [0-9]+ failed' "$out/guest-test.log" 2>/dev/null |
+	counts=$(grep -h -E '^# [0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null |
 		awk '{ passed += $2; failed += $4 } END { if (NR) printf "%d passed, %d failed", passed, failed }')
-	[ -n "$counts" ] && printf '    in-guest checks %s: %s\n' "${target%/}" "$counts"
+	[ -n "$counts" ] && printf '    in-guest checks %s: %s\n' "$(sed 's|/*$||; s|//*|/|g' <<<"$target")" "$counts"
 done
 summary="$passed passed, $failed failed"
 ((skipped)) && summary+=", $skipped skipped"

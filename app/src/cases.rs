@@ -581,7 +581,7 @@ fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
         return Ok(());
     };
     module::unload()?;
-    let gone = !ctx.device.exists();
+    let gone = module::wait_gone(&ctx.device, WAIT);
     tap.check(gone, format!("rmmod removed {}", ctx.device.display()));
 
     let too_big = "buffer_size=1048576".to_owned();

@@ -160,7 +160,7 @@ pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let start = Instant::now();
     let (mut unloaded, mut loaded, mut used, mut refused) = (0, 0, 0, 0);
     for cycle in 0..LOAD_CYCLES {
-        if module::unload().is_ok() && !ctx.device.exists() {
+        if module::unload().is_ok() && module::wait_gone(&ctx.device, WAIT) {
             unloaded += 1;
         }
         if cycle % 10 == 0 && module::load(path, "buffer_size=0") == Err(Errno::EINVAL) {

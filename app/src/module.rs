@@ -27,16 +27,58 @@ pub fn unload() -> io::Result<()> {
     delete_module(c"asyncn", DeleteModuleFlags::O_NONBLOCK).map_err(io::Error::from)
 }
 
-/// Waits until `path` exists (devtmpfs creates nodes asynchronously).
+/// Waits until `path` is gone and the hotplug helper is idle. devtmpfs
+/// removes a node as the driver destroys its device, but a hotplug helper
+/// (mdev, udev) still handling the device's earlier events can make the
+/// node again, or remove a node of the next load, until it has caught up.
+pub fn wait_gone(path: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    wait_until(deadline, || !path.exists()) && settle_hotplug(deadline)
+}
+
+/// Waits until `path` exists (devtmpfs creates nodes asynchronously) and
+/// the hotplug helper is idle (see [`wait_gone`]).
 pub fn wait_for(path: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while !path.exists() {
+    wait_until(deadline, || path.exists()) && settle_hotplug(deadline)
+}
+
+fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    while !done() {
         if Instant::now() >= deadline {
             return false;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     true
+}
+
+/// Waits until the hotplug helper has handled every event the kernel sent:
+/// busybox mdev writes the next sequence number it expects into
+/// `/dev/mdev.seq` when it handles events in order; udev keeps
+/// `/run/udev/queue` while events wait. Without either, nothing to wait for.
+fn settle_hotplug(deadline: Instant) -> bool {
+    let read_number = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+    };
+    if Path::new("/dev/mdev.seq").exists() {
+        wait_until(deadline, || {
+            match (
+                read_number("/dev/mdev.seq"),
+                read_number("/sys/kernel/uevent_seqnum"),
+            ) {
+                (Some(next), Some(sent)) => next > sent,
+                // Empty before mdev's first event.
+                _ => true,
+            }
+        })
+    } else if Path::new("/run/udev/control").exists() {
+        wait_until(deadline, || !Path::new("/run/udev/queue").exists())
+    } else {
+        true
+    }
 }
 
 /// New kernel log records from the moment it was opened (`/dev/kmsg`).

@@ -12,7 +12,8 @@ CVE_PRODUCT = "asyncn"
 
 # The same files the QEMU loop boots: init/ of the asyncn repository.
 FILESEXTRAPATHS:prepend := "${ASYNCN_SRCDIR}/init:"
-SRC_URI = "file://asyncn \
+SRC_URI = "file://install.sh \
+           file://asyncn \
            file://asyncn.service \
            file://99-asyncn.rules \
            "
@@ -28,15 +29,14 @@ SYSTEMD_SERVICE:${PN} = "asyncn.service"
 USERADD_PACKAGES = "${PN}"
 GROUPADD_PARAM:${PN} = "--system asyncn"
 
+# init/install.sh is the one install description: the loop's Debian card
+# (make test INIT=systemd) installs with it too.
 do_install() {
-    install -d ${D}${sysconfdir}/init.d
-    install -m 0755 ${S}/asyncn ${D}${sysconfdir}/init.d/asyncn
-    install -d ${D}${nonarch_base_libdir}/udev/rules.d
-    install -m 0644 ${S}/99-asyncn.rules ${D}${nonarch_base_libdir}/udev/rules.d/99-asyncn.rules
-    if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'true', 'false', d)}; then
-        install -d ${D}${systemd_system_unitdir}
-        install -m 0644 ${S}/asyncn.service ${D}${systemd_system_unitdir}/asyncn.service
-    fi
+    SYSCONFDIR=${sysconfdir} \
+    UDEVRULESDIR=${nonarch_base_libdir}/udev/rules.d \
+    SYSTEMD_UNITDIR=${systemd_system_unitdir} \
+        sh ${S}/install.sh ${D} \
+        ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'systemd', 'sysvinit', d)}
 }
 
 FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d/99-asyncn.rules"
