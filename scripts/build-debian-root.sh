@@ -107,3 +107,6 @@ ln -sf /etc/systemd/system/asyncn-check.service "$dest/etc/systemd/system/multi-
 # Several devices, as on the other guests.
 printf 'ASYNCN_PARAMS="devices=4"\n' >"$dest/etc/default/asyncn"
 echo asyncn-pi >"$dest/etc/hostname"
+# The card's root, mounted read-write once systemd is up (no fsck: the card
+# is written fresh for every boot).
+printf '/dev/mmcblk0p2 / ext4 rw,errors=remount-ro 0 0\n' >"$dest/etc/fstab"

@@ -11,7 +11,8 @@ need_file() { [ -f "$TOP/$1" ] || fail "missing $1"; }
 # need_ref FILE PATTERN: FILE mentions PATTERN.
 need_ref() { grep -qF -- "$2" "$TOP/$1" 2>/dev/null || fail "$1 does not reference $2"; }
 
-shared=(config/asyncn.cfg init/asyncn init/asyncn.service init/99-asyncn.rules init/asyncn.mdev)
+shared=(config/asyncn.cfg init/asyncn init/asyncn.service init/99-asyncn.rules init/asyncn.mdev
+	init/install.sh buildroot-external/board/asyncn/raspberrypi3-64/genimage.cfg.in)
 for f in "${shared[@]}"; do need_file "$f"; done
 
 # One copy of each shared file: no file of the same name elsewhere.
@@ -27,6 +28,16 @@ done
 need_ref scripts/build-initramfs.sh 'init/asyncn '
 need_ref scripts/build-initramfs.sh 'init/asyncn.mdev'
 need_ref scripts/lib.sh 'config/asyncn.cfg'
+# The Raspberry Pi card: the Buildroot board's layout and post-image step,
+# and the Yocto recipe's install description.
+need_ref scripts/lib.sh 'CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberrypi3-64'
+need_ref scripts/build-card.sh '"$board_dir/post-image.sh"'
+need_ref scripts/build-card.sh '"$TOP/init/asyncn" "$rootfs/etc/init.d/S30asyncn"'
+need_ref scripts/build-debian-root.sh '"$TOP/init/install.sh" "$dest" systemd'
+need_ref buildroot-external/configs/asyncn_raspberrypi3_64_defconfig \
+	'BR2_ROOTFS_POST_IMAGE_SCRIPT="$(BR2_EXTERNAL_ASYNCN_PATH)/board/asyncn/raspberrypi3-64/post-image.sh"'
+need_ref buildroot-external/board/asyncn/raspberrypi3-64/post-image.sh '"$BOARD_DIR/genimage.cfg.in"'
+need_ref meta-asyncn/recipes-core/asyncn-init/asyncn-init_0.1.0.bb 'sh ${S}/install.sh ${D}'
 
 # Yocto: the layer builds driver/, app/, init/ and config/ of this repository.
 for f in conf/layer.conf recipes-kernel/asyncn/asyncn_0.1.0.bb \
@@ -44,10 +55,10 @@ need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc '${ASYNCN_SRCDI
 need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc 'file://asyncn.cfg'
 need_ref meta-asyncn/recipes-apps/asyncn-test/asyncn-test_0.1.0.bb 'file://app/Cargo.lock'
 need_ref meta-asyncn/recipes-core/asyncn-init/asyncn-init_0.1.0.bb '${ASYNCN_SRCDIR}/init:'
-for f in asyncn asyncn.service 99-asyncn.rules; do
+for f in install.sh asyncn asyncn.service 99-asyncn.rules; do
 	need_ref meta-asyncn/recipes-core/asyncn-init/asyncn-init_0.1.0.bb "file://$f"
 done
-for f in common qemuarm64 raspberrypi raspberrypi4-64 raspberrypi5 opt/meta-rust-bin; do
+for f in common qemuarm64 raspberrypi raspberrypi3-64 raspberrypi4-64 raspberrypi5 opt/meta-rust-bin; do
 	need_file "kas/$f.yml"
 done
 
@@ -55,7 +66,8 @@ done
 for f in external.desc external.mk Config.in package/asyncn/Config.in package/asyncn/asyncn.mk \
 	package/asyncn-test/Config.in package/asyncn-test/asyncn-test.mk \
 	package/asyncn-rust-src/asyncn-rust-src.mk package/asyncn-rust-src/asyncn-rust-src.hash \
-	configs/asyncn_qemu_aarch64_virt_defconfig configs/asyncn_raspberrypi4_64_defconfig \
+	configs/asyncn_qemu_aarch64_virt_defconfig configs/asyncn_raspberrypi3_64_defconfig \
+	configs/asyncn_raspberrypi4_64_defconfig \
 	board/asyncn/readme.txt; do
 	need_file "buildroot-external/$f"
 done

@@ -6,6 +6,7 @@ use std::fmt::Display;
 pub struct Tap {
     passed: usize,
     failed: usize,
+    skipped: usize,
     case: &'static str,
 }
 
@@ -31,7 +32,7 @@ impl Tap {
 
     /// Records one check; returns `ok` so callers can stop early.
     pub fn check(&mut self, ok: bool, what: impl Display) -> bool {
-        let n = self.passed + self.failed + 1;
+        let n = self.passed + self.failed + self.skipped + 1;
         if ok {
             self.passed += 1;
             println!("ok {n} - {}: {what}", self.case);
@@ -42,6 +43,14 @@ impl Tap {
         ok
     }
 
+    /// A check that cannot run here, as a TAP 14 test point with its
+    /// reason: it counts as neither passed nor failed.
+    pub fn skip(&mut self, what: impl Display, reason: impl Display) {
+        self.skipped += 1;
+        let n = self.passed + self.failed + self.skipped;
+        println!("ok {n} - {}: {what} # SKIP {reason}", self.case);
+    }
+
     /// A diagnostic line, not a check.
     pub fn note(&self, text: impl Display) {
         println!("# {text}");
@@ -49,8 +58,15 @@ impl Tap {
 
     /// Prints the plan and the summary line; true when nothing failed.
     pub fn finish(&self) -> bool {
-        println!("1..{}", self.passed + self.failed);
-        println!("# {} passed, {} failed", self.passed, self.failed);
+        println!("1..{}", self.passed + self.failed + self.skipped);
+        if self.skipped > 0 {
+            println!(
+                "# {} passed, {} failed, {} skipped",
+                self.passed, self.failed, self.skipped
+            );
+        } else {
+            println!("# {} passed, {} failed", self.passed, self.failed);
+        }
         self.failed == 0
     }
 }
