@@ -44,9 +44,10 @@ demo: $(GUEST_IMAGE)
 test:
 	$(S)/test.sh
 
-# The debug kernel unless FLAVOUR is given; the guest runs stress, then
+# The debug kernel unless FLAVOUR is given (the card: the plain arm64
+# kernel, the one configured for the Pi); the guest runs stress, then
 # fuzz, SECONDS each, unloads the module and asks kmemleak.
-stress: export FLAVOUR := $(or $(FLAVOUR),debug)
+stress: export FLAVOUR := $(or $(FLAVOUR),$(if $(filter card,$(GUEST_IMAGE)),,debug))
 stress: $(GUEST_IMAGE)
 	STRESS_SECONDS=$(SECONDS) FUZZ_SECONDS=$(SECONDS) $(S)/run-guest.sh stress
 
@@ -74,8 +75,9 @@ app: deps
 initramfs: module app
 	$(S)/build-initramfs.sh
 
-# build/arm64/raspi3b/card.img.bz2 + card.img.bmap: the Raspberry Pi 3 SD
-# card (BOARD=raspi3b; INIT=systemd for the Debian one).
+# build/arm64/raspi3b/sdcard.img.bz2 + sdcard.img.bmap: the Raspberry Pi 3
+# SD card (BOARD=raspi3b; INIT=systemd for the Debian one, in
+# build/arm64/raspi3b-systemd/).
 card: export BOARD := $(or $(BOARD),raspi3b)
 card: module app
 	$(S)/build-card.sh

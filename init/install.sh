@@ -5,8 +5,8 @@
 #
 #   install.sh DESTDIR sysvinit|systemd
 #
-# Paths, the Yocto recipe's variables (defaults: what they are on a Debian
-# or OE-core system):
+# Paths, the Yocto recipe's variables (defaults: the merged-/usr paths both
+# Debian bookworm and OE-core accept):
 #   SYSCONFDIR       ${sysconfdir}               /etc
 #   UDEVRULESDIR     ${nonarch_base_libdir}/udev/rules.d   /lib/udev/rules.d
 #   SYSTEMD_UNITDIR  ${systemd_system_unitdir}   /usr/lib/systemd/system

@@ -66,9 +66,14 @@ else
 	rootfs_size=64M
 fi
 
-# Owned by root on the card, whoever builds it.
-fakeroot -- sh -c 'chown -R 0:0 "$1" && mkfs.ext4 -q -F -L rootfs -d "$1" "$2" "$3"' \
-	mkfs "$rootfs" "$images/rootfs.ext4" "$rootfs_size" >/dev/null
+if [ "$INIT" = systemd ]; then
+	# Built by root with the owners, groups and setuid bits debootstrap gave.
+	mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$images/rootfs.ext4" "$rootfs_size" >/dev/null
+else
+	# Owned by root on the card, whoever builds it.
+	fakeroot -- sh -c 'chown -R 0:0 "$1" && mkfs.ext4 -q -F -L rootfs -d "$1" "$2" "$3"' \
+		mkfs "$rootfs" "$images/rootfs.ext4" "$rootfs_size" >/dev/null
+fi
 
 # The Buildroot board's post-image step, as Buildroot runs it: genimage,
 # the padding to the card's size, the block map.
@@ -76,8 +81,8 @@ BINARIES_DIR=$images SDCARD_SIZE=$card_size "$board_dir/post-image.sh" "$images"
 	>"$CARD_DIR/genimage.log" 2>&1 ||
 	{ cat "$CARD_DIR/genimage.log" >&2 && die "the card's post-image step failed (log: ${CARD_DIR#"$TOP"/}/genimage.log)"; }
 card=$CARD_DIR/sdcard.img
+[ -f "$images/sdcard.img.bmap" ] || die "post-image.sh wrote no sdcard.img.bmap (is bmaptool installed?)"
 mv "$images/sdcard.img" "$images/sdcard.img.bmap" "$CARD_DIR/"
-[ -f "$card.bmap" ] || die "post-image.sh wrote no sdcard.img.bmap (is bmaptool installed?)"
 bzip2 -9 -f "$card"
 rm -rf "$rootfs" "$images/rootfs.ext4" "$images/boot.vfat"
 info "card: ${CARD_DIR#"$TOP"/}/sdcard.img.bz2 ($(du -k "$card.bz2" | cut -f1) KiB) and sdcard.img.bmap, a $card_size card"

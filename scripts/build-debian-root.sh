@@ -27,7 +27,9 @@ mirror=${mirror:-http://deb.debian.org/debian}
 	"make test INIT=systemd"
 
 cache=${ASYNCN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/asyncn}/debian
-base=$cache/$DEBIAN_SUITE-$DEB_ARCH-$(content_key "$DEBIAN_SUITE $DEB_ARCH minbase $DEBIAN_PACKAGES").tar
+# Bump BOOTSTRAP_VERSION when the bootstrap below changes what it makes.
+BOOTSTRAP_VERSION=1
+base=$cache/$DEBIAN_SUITE-$DEB_ARCH-$(content_key "$DEBIAN_SUITE $DEB_ARCH minbase $DEBIAN_PACKAGES $BOOTSTRAP_VERSION").tar
 busybox=$BUILD/busybox/$DEB_ARCH/busybox
 
 bootstrap() {
@@ -69,15 +71,17 @@ bootstrap() {
 
 	step "debootstrap, second stage inside the guest (QEMU raspi3b; about 5 minutes, once)"
 	local log=$work/second-stage.log
-	timeout --foreground 1800 qemu-system-aarch64 -M raspi3b "${QEMU_DEVICES[@]}" -no-reboot \
+	# The card is the whole device here: the bare file system, no partitions.
+	local status=0
+	timeout --foreground 1800 "${QEMU_GUEST[@]}" \
 		-kernel "$OUT/Image" -dtb "$OUT/$CARD_DTB" -drive "if=sd,format=raw,file=$work/bootstrap.ext4" \
 		-append "console=ttyAMA0 root=/dev/mmcblk0 rootwait rw init=/asyncn-bootstrap/second-stage panic=-1 loglevel=5" \
-		</dev/null >"$log" 2>&1
+		</dev/null >"$log" 2>&1 || status=$?
 	grep -q '^ASYNCN-SECOND-STAGE: OK' <(tr -d '\r' <"$log") ||
-		{ tail -n 40 "$log" >&2 && die "debootstrap's second stage failed in the guest (console: $log)"; }
-	debugfs -R "dump /asyncn-base.tar $base.tmp" "$work/bootstrap.ext4" >/dev/null 2>&1
-	tar -tf "$base.tmp" ./usr/lib/systemd/systemd >/dev/null ||
-		die "the bootstrapped root has no systemd (console: $log)"
+		{ tail -n 40 "$log" >&2 && die "debootstrap's second stage failed in the guest (QEMU status $status, console: $log)"; }
+	debugfs -R "dump /asyncn-base.tar $base.tmp" "$work/bootstrap.ext4" >"$work/debugfs.log" 2>&1 &&
+		tar -tf "$base.tmp" ./usr/lib/systemd/systemd >/dev/null ||
+		die "could not take the bootstrapped root off the card, or it has no systemd" "$(cat "$work/debugfs.log")"
 	mv "$base.tmp" "$base"
 	rm -rf "$work"
 	info "Debian root cached: $base ($(du -m "$base" | cut -f1) MiB)"
@@ -96,6 +100,9 @@ release=$(cat "$KBUILD/include/config/kernel.release")
 ENABLE=1 "$TOP/init/install.sh" "$dest" systemd
 groupadd --prefix "$dest" --system asyncn
 install -D -m 0644 "$OUT/asyncn.ko" "$dest/lib/modules/$release/extra/asyncn.ko"
+# As an image build does, so that modprobe finds it (the init script's
+# first choice).
+depmod -b "$dest" "$release"
 install -D -m 0755 "$OUT/asyncn-test" "$dest/usr/bin/asyncn-test"
 # The loop's checks: a member of group asyncn and a user outside it, and the
 # unit that runs scripts/systemd-check once the system is up.

@@ -45,7 +45,9 @@ if [ "$BOARD" = raspi3b ]; then
 		bmap-tools bzip2           # the .bmap, the compressed card, the flash
 	)
 fi
-[ "$INIT" = systemd ] && apt_packages+=(debootstrap) # the Debian root filesystem
+# The Debian root: debootstrap with the archive's keys (only a Recommends),
+# depmod for the module.
+[ "$INIT" = systemd ] && apt_packages+=(debootstrap debian-archive-keyring kmod)
 
 # apt-get update fails when any one index does (a mirror mid-sync, say).
 # Try a few times; then warn and go on, and let the install or download

@@ -8,6 +8,9 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# mkfs.ext4 and mkdosfs (the card) live in /sbin, which a normal user's PATH
+# on Debian lacks.
+export PATH=$PATH:/usr/sbin:/sbin
 BUILD=${BUILD:-$TOP/build}
 ARCH=${ARCH:-arm64}
 KERNEL=${KERNEL:-}
@@ -16,7 +19,7 @@ FLAVOUR=${FLAVOUR:-}
 # BOARD=virt: QEMU "virt" boots the kernel and an initramfs.
 # BOARD=raspi3b: QEMU's Raspberry Pi 3 Model B boots an SD card image
 # (scripts/build-card.sh), flashed with bmaptool as a user flashes a card.
-BOARD=${BOARD:-virt}
+BOARD=${BOARD:-}
 # INIT=busybox: busybox init (or the initramfs /init on "virt").
 # INIT=systemd: a Debian bookworm root with systemd and udev, on the card.
 INIT=${INIT:-busybox}
@@ -141,8 +144,12 @@ CARD_DTB=bcm2837-rpi-3-b.dtb
 CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberrypi3-64
 board_setup() {
 	case "$INIT" in
-	busybox) ;;
-	systemd) BOARD=raspi3b ;;
+	busybox) BOARD=${BOARD:-virt} ;;
+	systemd)
+		[ -z "$BOARD" ] || [ "$BOARD" = raspi3b ] ||
+			die "INIT=systemd boots the Raspberry Pi card: BOARD=raspi3b (or no BOARD), not $BOARD"
+		BOARD=raspi3b
+		;;
 	*) die "unknown INIT=$INIT" "supported: busybox, systemd (Debian bookworm, on BOARD=raspi3b)" ;;
 	esac
 	case "$BOARD" in
@@ -153,7 +160,7 @@ board_setup() {
 				"(the arm64 kernel is the one configured for the Pi: see kernel_fragments)"
 		QEMU_GUEST=(qemu-system-aarch64 -M raspi3b "${QEMU_DEVICES[@]}" -no-reboot)
 		CARD_DIR=$OUT/$BOARD
-		[ "$INIT" = systemd ] && CARD_DIR+=-systemd
+		if [ "$INIT" = systemd ]; then CARD_DIR+=-systemd; fi
 		;;
 	*) die "unknown BOARD=$BOARD" "supported: virt, raspi3b" ;;
 	esac

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Boot build/<arch>/{Image,initramfs.cpio.gz} in QEMU and judge the run.
+# Boot build/<arch>/{Image,initramfs.cpio.gz} in QEMU and judge the run;
+# on BOARD=raspi3b, flash the card (build-card.sh) and boot the Pi from it.
 #
 #   run-guest.sh demo|test|stress
 #
@@ -8,7 +9,7 @@
 # rounds of the benchmark.
 #
 # The console is streamed to the terminal and saved to
-# build/<arch>/guest-<mode>.log. The run fails on a timeout, a kernel
+# build/<arch>/guest-<mode>.log (the card's: in its directory). The run fails on a timeout, a kernel
 # Oops/BUG/WARNING/panic, or a missing "ASYNCN-GUEST-RESULT: PASS".
 . "$(dirname "$0")/lib.sh"
 arch_setup
@@ -52,10 +53,14 @@ else
 mbr = open(sys.argv[1], "rb").read(512)
 assert mbr[510:512] == b"\x55\xaa", "no MBR on the card"
 print(struct.unpack_from("<I", mbr, 446 + 8)[0] * 512)' "$sd")
-	kernel=$(sed -n 's/^kernel=//p' "$TOP/$CARD_BOARD_DIR/config.txt")
-	for f in "$kernel" "$CARD_DTB" cmdline.txt; do
-		mcopy -n -i "$sd@@$offset" "::$f" "$boot_dir/$f" || die "the card's boot partition has no $f"
-	done
+	# mtools would refuse a FAT whose geometry is not a floppy's or disk's.
+	export MTOOLS_SKIP_CHECK=1
+	boot_file() { mcopy -n -i "$sd@@$offset" "::$1" "$boot_dir/$1" || die "the card's boot partition has no $1"; }
+	boot_file config.txt
+	kernel=$(sed -n 's/^kernel=//p' "$boot_dir/config.txt")
+	[ -n "$kernel" ] || die "the card's config.txt names no kernel="
+	for f in "$kernel" "$CARD_DTB" cmdline.txt; do boot_file "$f"; done
+	info "from the card's boot partition (at byte $offset): config.txt, $kernel, $CARD_DTB, cmdline.txt"
 	boot=(-kernel "$boot_dir/$kernel" -dtb "$boot_dir/$CARD_DTB" -drive "if=sd,format=raw,file=$sd"
 		-append "$(cat "$boot_dir/cmdline.txt") $loop_args")
 	shown="-kernel <card>/$kernel -dtb <card>/$CARD_DTB -drive if=sd,format=raw,file=${sd#"$TOP"/} -append \"<card>/cmdline.txt ...\""

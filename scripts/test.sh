@@ -70,7 +70,18 @@ run_step "app: cargo fmt --check" app cargo fmt --check
 run_step "app: cargo clippy" app cargo clippy --quiet --locked --all-targets -- -D warnings
 run_step "app: cargo test" app cargo test --quiet --locked
 run_step "driver: rustfmt --check" rustfmt --check --config-path "$TOP/driver/.rustfmt.toml" "$TOP/driver/asyncn.rs"
-run_step "scripts: sh -n init/asyncn scripts/guest-init" sh -n "$TOP/init/asyncn" "$TOP/scripts/guest-init"
+# syntax_check SHELL FILE...: each file parses (sh -n takes one file).
+syntax_check() {
+	local shell=$1 file
+	shift
+	for file in "$@"; do
+		"$shell" -n "$file" || { echo "$file: syntax error ($shell -n)" >&2 && return 1; }
+	done
+}
+posix_scripts=(init/asyncn init/install.sh scripts/guest-init scripts/systemd-check scripts/card/rcS
+	buildroot-external/board/asyncn/raspberrypi3-64/post-image.sh)
+run_step "scripts: sh -n of the POSIX scripts (${#posix_scripts[@]}), bash -n of scripts/*.sh" \
+	eval 'syntax_check sh "${posix_scripts[@]/#/$TOP/}" && syntax_check bash "$TOP"/scripts/*.sh')
 run_step "meta-asyncn: oelint-adv, crates.inc up to date" "$TOP/scripts/lint-layer.sh"
 run_step "packaging: one copy of fragment, init script, rules" "$TOP/scripts/check-packaging.sh"
 
@@ -91,7 +102,7 @@ test_target() {
 		return
 	fi
 	local on_virt=
-	[ -z "$board$init" ] || [ "$board" = virt ] && on_virt=1
+	[ "${board:-virt}" = virt ] && [ "${init:-busybox}" = busybox ] && on_virt=1
 	# The kernel, module and app of a card are those of arm64 "virt": their
 	# checks ran there.
 	[ -n "$on_virt" ] &&

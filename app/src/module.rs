@@ -33,14 +33,14 @@ pub fn unload() -> io::Result<()> {
 /// node again, or remove a node of the next load, until it has caught up.
 pub fn wait_gone(path: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    wait_until(deadline, || !path.exists()) && settle_hotplug(deadline)
+    wait_until(deadline, || !path.exists()) && settle_hotplug(deadline) && !path.exists()
 }
 
 /// Waits until `path` exists (devtmpfs creates nodes asynchronously) and
 /// the hotplug helper is idle (see [`wait_gone`]).
 pub fn wait_for(path: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    wait_until(deadline, || path.exists()) && settle_hotplug(deadline)
+    wait_until(deadline, || path.exists()) && settle_hotplug(deadline) && path.exists()
 }
 
 fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
@@ -55,8 +55,9 @@ fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
 
 /// Waits until the hotplug helper has handled every event the kernel sent:
 /// busybox mdev writes the next sequence number it expects into
-/// `/dev/mdev.seq` when it handles events in order; udev keeps
-/// `/run/udev/queue` while events wait. Without either, nothing to wait for.
+/// `/dev/mdev.seq` when it handles events in order; for udev, `udevadm
+/// settle` asks udevd (which first takes in what the kernel queued). Without
+/// either, nothing to wait for.
 fn settle_hotplug(deadline: Instant) -> bool {
     let read_number = |path: &str| {
         std::fs::read_to_string(path)
@@ -75,7 +76,14 @@ fn settle_hotplug(deadline: Instant) -> bool {
             }
         })
     } else if Path::new("/run/udev/control").exists() {
-        wait_until(deadline, || !Path::new("/run/udev/queue").exists())
+        let seconds = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .max(1);
+        std::process::Command::new("udevadm")
+            .args(["settle", &format!("--timeout={seconds}")])
+            .status()
+            .is_ok_and(|status| status.success())
     } else {
         true
     }
