@@ -81,7 +81,7 @@ syntax_check() {
 posix_scripts=(init/asyncn init/install.sh scripts/guest-init scripts/systemd-check scripts/card/rcS
 	buildroot-external/board/asyncn/raspberrypi3-64/post-image.sh)
 run_step "scripts: sh -n of the POSIX scripts (${#posix_scripts[@]}), bash -n of scripts/*.sh" \
-	eval 'syntax_check sh "${posix_scripts[@]/#/$TOP/}" && syntax_check bash "$TOP"/scripts/*.sh')
+	eval 'syntax_check sh "${posix_scripts[@]/#/$TOP/}" && syntax_check bash "$TOP"/scripts/*.sh'
 run_step "meta-asyncn: oelint-adv, crates.inc up to date" "$TOP/scripts/lint-layer.sh"
 run_step "packaging: one copy of fragment, init script, rules" "$TOP/scripts/check-packaging.sh"
 
