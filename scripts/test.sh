@@ -132,7 +132,7 @@ done
 printf '\n\033[1m==> asyncn test summary\033[0m\n'
 printf '    %s\n' "${results[@]}"
 for target in "${targets[@]}"; do
-	log=$(IFS=/ read -r ARCH KERNEL FLAVOUR BOARD INIT <<<"$target" && BOARD=${BOARD:-virt} INIT=${INIT:-busybox} &&
+	log=$(IFS=/ read -r ARCH KERNEL FLAVOUR BOARD INIT <<<"$target" && INIT=${INIT:-busybox} &&
 		arch_setup && if [ "$BOARD" = virt ]; then echo "$OUT/guest-test.log"; else echo "$CARD_DIR/guest-test.log"; fi)
 	# The cases, stress and fuzz each print a "# N passed, M failed" line.
 	counts=$(grep -h -E '^# [0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null |
