@@ -42,7 +42,8 @@ cp "$board_dir/config.txt" "$board_dir/cmdline.txt" "$images/rpi-firmware/"
 if [ "$INIT" = systemd ]; then
 	"$TOP/scripts/build-debian-root.sh" "$rootfs"
 	card_size=${CARD_SIZE:-1G}
-	rootfs_size=900M
+	# Built by root with the owners, groups and setuid bits debootstrap gave.
+	mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$images/rootfs.ext4" 900M >/dev/null
 else
 	mkdir -p "$rootfs"/{bin,sbin,dev,proc,sys,tmp,root,run,etc/init.d,etc/default,usr/bin,usr/sbin,usr/libexec/asyncn}
 	mkdir -p "$rootfs/lib/modules/$release/extra"
@@ -63,16 +64,9 @@ else
 	install -m 0755 "$OUT/asyncn-test" "$rootfs/usr/bin/asyncn-test"
 	install -m 0755 "$TOP/scripts/guest-init" "$rootfs/usr/libexec/asyncn/guest-run"
 	card_size=${CARD_SIZE:-128M}
-	rootfs_size=64M
-fi
-
-if [ "$INIT" = systemd ]; then
-	# Built by root with the owners, groups and setuid bits debootstrap gave.
-	mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$images/rootfs.ext4" "$rootfs_size" >/dev/null
-else
 	# Owned by root on the card, whoever builds it.
-	fakeroot -- sh -c 'chown -R 0:0 "$1" && mkfs.ext4 -q -F -L rootfs -d "$1" "$2" "$3"' \
-		mkfs "$rootfs" "$images/rootfs.ext4" "$rootfs_size" >/dev/null
+	fakeroot -- sh -c 'chown -R 0:0 "$1" && mkfs.ext4 -q -F -L rootfs -d "$1" "$2" 64M' \
+		mkfs "$rootfs" "$images/rootfs.ext4" >/dev/null
 fi
 
 # The Buildroot board's post-image step, as Buildroot runs it: genimage,

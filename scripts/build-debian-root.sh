@@ -8,7 +8,7 @@
 # The bootstrap is cached outside the clone ($ASYNCN_CACHE, default
 # ~/.cache/asyncn): debootstrap's first stage runs on the host, its second
 # stage inside the guest (the Pi's kernel on QEMU raspi3b runs the arm64
-# package scripts; about 5 minutes under emulation, once), which then packs
+# package scripts; about 8 minutes under emulation, once), which then packs
 # the finished root into a tarball the host takes off the card.
 . "$(dirname "$0")/lib.sh"
 arch_setup
@@ -69,7 +69,7 @@ bootstrap() {
 	mkfs.ext4 -q -F -L rootfs -d "$work/root" "$work/bootstrap.ext4" 1G >/dev/null
 	rm -rf "$work/root"
 
-	step "debootstrap, second stage inside the guest (QEMU raspi3b; about 5 minutes, once)"
+	step "debootstrap, second stage inside the guest (QEMU raspi3b; about 8 minutes, once)"
 	local log=$work/second-stage.log
 	# The card is the whole device here: the bare file system, no partitions.
 	local status=0
