@@ -24,7 +24,7 @@ export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 
-.PHONY: demo test stress bench clean-room deps kernel module app initramfs card lint crates-inc clean distclean help
+.PHONY: demo test stress bench clean-room deps kernel module app initramfs card lint packaging-check srcrev crates-inc clean distclean help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
@@ -33,7 +33,10 @@ help:
 	@echo "make bench  asyncn beside a C baseline, a pipe and sigqueue; table, JSON, plot"
 	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
 	@echo "parts:      deps kernel module app initramfs card clean distclean"
-	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc)"
+	@echo "packaging-check  the README's and layers' packaging steps that run here"
+	@echo "            (KAS_WORK_DIR=<dir> KAS_USER=<user>: kas + bitbake; BUILDROOT_DIR=<dir>: Buildroot)"
+	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc),"
+	@echo "            srcrev (pin meta-asyncn to the newest source commit)"
 
 # On BOARD=raspi3b the guest boots the card instead of an initramfs.
 GUEST_IMAGE := $(if $(filter raspi3b,$(BOARD))$(filter systemd,$(INIT)),card,initramfs)
@@ -84,7 +87,15 @@ card: module app
 
 lint:
 	$(S)/lint-layer.sh
-	$(S)/check-packaging.sh
+
+# Shared files, licence, the Yocto pin, lint, the docs' bmaptool commands on
+# the card; kas/bitbake with KAS_WORK_DIR, Buildroot with BUILDROOT_DIR.
+packaging-check:
+	$(S)/packaging-check.sh
+
+# After committing a change to driver/, app/, init/ or COPYING.
+srcrev:
+	$(S)/update-srcrev.sh
 
 # After changing app/Cargo.lock.
 crates-inc:

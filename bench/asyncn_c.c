@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * asyncn_c: the benchmark baseline. The asyncn baseline semantics written
  * the classic C way: one fixed buffer per device under a mutex, the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 
 //! asyncn: signal-driven asynchronous notification (`fasync`, `SIGIO`).
 //!
@@ -72,6 +72,7 @@ module! {
     type: Asyncn,
     name: "asyncn",
     description: "Signal-driven asynchronous notification (fasync/SIGIO) character device",
+    // The kernel's name for GPL v2 (license-rules.rst): COPYING, GPL-2.0-only.
     license: "GPL",
 }
 

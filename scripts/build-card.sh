@@ -52,11 +52,12 @@ else
 	ln -s ../bin/busybox "$rootfs/sbin/init"
 	install -m 0644 "$TOP/scripts/card/inittab" "$rootfs/etc/inittab"
 	install -m 0755 "$TOP/scripts/card/rcS" "$rootfs/etc/init.d/rcS"
-	# Where Buildroot's asyncn package puts them.
-	install -m 0755 "$TOP/init/asyncn" "$rootfs/etc/init.d/S30asyncn"
+	# As Buildroot's asyncn package installs them (init/install.sh, the
+	# script as S30asyncn, the mdev line); several devices, so that fan-out
+	# and isolation span devices.
+	INIT_SCRIPT=S30asyncn UDEVRULESDIR=/usr/lib/udev/rules.d ASYNCN_PARAMS="devices=4" \
+		"$TOP/init/install.sh" "$rootfs" sysvinit
 	install -m 0644 "$TOP/init/asyncn.mdev" "$rootfs/etc/mdev.conf"
-	# Several devices, so that fan-out and isolation span devices.
-	printf 'ASYNCN_PARAMS="devices=4"\n' >"$rootfs/etc/default/asyncn"
 	# The group the mdev rule gives the nodes to.
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
 	printf 'root:x:0:\nasyncn:x:990:\n' >"$rootfs/etc/group"
@@ -69,9 +70,9 @@ else
 		mkfs "$rootfs" "$images/rootfs.ext4" >/dev/null
 fi
 
-# The Buildroot board's post-image step, as Buildroot runs it: genimage,
+# The Buildroot boards' post-image step, as Buildroot runs it: genimage,
 # the padding to the card's size, the block map.
-BINARIES_DIR=$images SDCARD_SIZE=$card_size "$board_dir/post-image.sh" "$images" \
+BINARIES_DIR=$images SDCARD_SIZE=$card_size "$TOP/$CARD_IMAGE_DIR/post-image.sh" "$images" \
 	>"$CARD_DIR/genimage.log" 2>&1 ||
 	{ cat "$CARD_DIR/genimage.log" >&2 && die "the card's post-image step failed (log: ${CARD_DIR#"$TOP"/}/genimage.log)"; }
 card=$CARD_DIR/sdcard.img

@@ -97,7 +97,8 @@ release=$(cat "$KBUILD/include/config/kernel.release")
 # What core-image-asyncn installs: the boot integration (asyncn-init's
 # do_install, enabled as systemd.bbclass enables it, and its group), the
 # module and the app.
-ENABLE=1 "$TOP/init/install.sh" "$dest" systemd
+# Several devices, as on the other guests.
+ENABLE=1 ASYNCN_PARAMS="devices=4" "$TOP/init/install.sh" "$dest" systemd
 groupadd --prefix "$dest" --system asyncn
 install -D -m 0644 "$OUT/asyncn.ko" "$dest/lib/modules/$release/extra/asyncn.ko"
 # As an image build does, so that modprobe finds it (the init script's
@@ -111,8 +112,6 @@ useradd --prefix "$dest" --create-home --shell /bin/sh outsider
 install -D -m 0755 "$TOP/scripts/systemd-check" "$dest/usr/libexec/asyncn/systemd-check"
 install -D -m 0644 "$TOP/scripts/card/asyncn-check.service" "$dest/etc/systemd/system/asyncn-check.service"
 ln -sf /etc/systemd/system/asyncn-check.service "$dest/etc/systemd/system/multi-user.target.wants/asyncn-check.service"
-# Several devices, as on the other guests.
-printf 'ASYNCN_PARAMS="devices=4"\n' >"$dest/etc/default/asyncn"
 echo asyncn-pi >"$dest/etc/hostname"
 # The card's root, mounted read-write once systemd is up (no fsck: the card
 # is written fresh for every boot).

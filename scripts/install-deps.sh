@@ -30,6 +30,7 @@ apt_packages=(
 	xz-utils        # unpacking the linux-source tarballs
 	rsync           # build_module: the copy of driver/ and bench/ it builds in
 	gzip            # the initramfs
+	file            # build_app: is the app stripped, read as OE-core's QA reads it
 	python3 python3-venv # bench report, crates.inc check, oelint-adv's venv
 	"$LIBCLANG_PKG" # bindgen, for the kernel's Rust bindings
 	"$QEMU_PKG"     # the guest

@@ -141,7 +141,10 @@ arch_setup() {
 # partition holds, and the command line of its cmdline.txt. The card is the
 # only drive; the PL011 is the console (serial0), the mini UART unused.
 CARD_DTB=bcm2837-rpi-3-b.dtb
+# The Pi 3's config.txt and cmdline.txt; the card's layout and post-image
+# step, which the Buildroot Pi 3 and Pi 4 defconfigs share.
 CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberrypi3-64
+CARD_IMAGE_DIR=buildroot-external/board/asyncn/raspberrypi
 board_setup() {
 	case "$INIT" in
 	busybox) BOARD=${BOARD:-virt} ;;

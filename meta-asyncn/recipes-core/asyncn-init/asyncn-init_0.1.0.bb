@@ -1,25 +1,18 @@
 SUMMARY = "Boot integration of the asyncn driver"
-DESCRIPTION = "Loads the asyncn module at boot and returns once every \
-               /dev/asyncnN exists (SysV init script, or a systemd unit \
-               running it), and a udev rule giving the nodes group asyncn \
-               and mode 0660."
-HOMEPAGE = "https://github.com/asyncn/asyncn"
-BUGTRACKER = "https://github.com/asyncn/asyncn/issues"
+DESCRIPTION = "Loads the asyncn module at boot with the parameters of \
+               /etc/default/asyncn: a SysV init script that returns once \
+               every /dev/asyncnN exists, or a systemd unit that runs \
+               modprobe. A udev rule gives the nodes group asyncn, mode \
+               0660 and a systemd device unit each."
 SECTION = "kernel/modules"
-LICENSE = "GPL-2.0-only"
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/GPL-2.0-only;md5=801f80980d171dd6425610833a22dbe6"
 CVE_PRODUCT = "asyncn"
 
-# The same files the QEMU loop boots: init/ of the asyncn repository.
-FILESEXTRAPATHS:prepend := "${ASYNCN_SRCDIR}/init:"
-SRC_URI = "file://install.sh \
-           file://asyncn \
-           file://asyncn.service \
-           file://99-asyncn.rules \
-           "
-S = "${UNPACKDIR}"
+# init/ of the asyncn repository at the pinned revision; also sets SRC_URI,
+# LICENSE and LIC_FILES_CHKSUM (the repository's COPYING).
+require include/asyncn-source.inc
+S = "${ASYNCN_TOPDIR}/init"
 
-inherit update-rc.d systemd useradd
+inherit allarch update-rc.d systemd useradd
 
 INITSCRIPT_NAME = "asyncn"
 INITSCRIPT_PARAMS = "start 20 S . stop 80 0 6 ."
@@ -29,17 +22,31 @@ SYSTEMD_SERVICE:${PN} = "asyncn.service"
 USERADD_PACKAGES = "${PN}"
 GROUPADD_PARAM:${PN} = "--system asyncn"
 
-# init/install.sh is the one install description: the loop's Debian card
-# (make test INIT=systemd) installs with it too.
+# The module's parameters, the one place of them: written to
+# /etc/default/asyncn, which the init script and the unit read. In
+# local.conf, e.g.
+#   ASYNCN_MODULE_PARAMS = "devices=4 buffer_size=512"
+ASYNCN_MODULE_PARAMS ??= ""
+
+# init/install.sh is the one install description: Buildroot's asyncn
+# package and the loop's Debian card (make test INIT=systemd) install with
+# it too.
 do_install() {
     SYSCONFDIR=${sysconfdir} \
     UDEVRULESDIR=${nonarch_base_libdir}/udev/rules.d \
     SYSTEMD_UNITDIR=${systemd_system_unitdir} \
+    ASYNCN_PARAMS="${ASYNCN_MODULE_PARAMS}" \
         sh ${S}/install.sh ${D} \
         ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'systemd', 'sysvinit', d)}
 }
 
 FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d/99-asyncn.rules"
+CONFFILES:${PN} = "${sysconfdir}/default/asyncn"
+
+# What the script and the unit run: modprobe/insmod/rmmod (kmod), sh, awk,
+# mknod, sleep (base utilities); with systemd, udevadm.
+RDEPENDS:${PN} = "${VIRTUAL-RUNTIME_base-utils} kmod"
+RDEPENDS:${PN} += "${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'udev', '', d)}"
 # No dependency on the module package: without Rust in KERNEL_FEATURES the
 # asyncn recipe is skipped, and this one must still build (bitbake world).
 # core-image-asyncn installs the three together.

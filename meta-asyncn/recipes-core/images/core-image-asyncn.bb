@@ -4,8 +4,6 @@ DESCRIPTION = "A console-only image (as core-image-minimal) plus the asyncn \
                its service reports ready, asyncn-test and the udev rule. \
                Raspberry Pi machines also get an SD card image with a block \
                map for bmaptool."
-HOMEPAGE = "https://github.com/asyncn/asyncn"
-BUGTRACKER = "https://github.com/asyncn/asyncn/issues"
 SECTION = "images"
 LICENSE = "MIT"
 CVE_PRODUCT = "asyncn"
@@ -25,10 +23,17 @@ inherit core-image
 IMAGE_ROOTFS_SIZE ?= "8192"
 IMAGE_ROOTFS_EXTRA_SPACE:append = "${@bb.utils.contains("DISTRO_FEATURES", "systemd", " + 4096", "", d)}"
 
-# SD card for Raspberry Pi (the "rpi" machine override of meta-raspberrypi),
-# flashed with bmaptool.
-# nooelint: oelint.vars.specific
-IMAGE_FSTYPES:append:rpi = " wic.bz2 wic.bmap"
+# Raspberry Pi machines: meta-raspberrypi's rpi-base.inc already asks for
+# the SD card image, "wic.bz2 wic.bmap" (IMAGE_FSTYPES), for bmaptool.
+
+# The SDK (bitbake core-image-asyncn -c populate_sdk): the Rust cross
+# toolchain, and the kernel's build tree for out-of-tree modules. For a Rust
+# module, kernel-devsrc carries the kernel's rust/ sources (KERNEL_FEATURES
+# contains "rust"), and the kernel's "make prepare" needs bindgen, libclang
+# and the Rust library sources on the host side. See the layer's README.
+SDK_TOOLCHAIN_LANGS:append = " rust"
+TOOLCHAIN_TARGET_TASK:append = " kernel-devsrc"
+TOOLCHAIN_HOST_TASK:append = " nativesdk-bindgen-cli nativesdk-clang nativesdk-rust-src-lib"
 
 # bitbake core-image-asyncn -c testimage logs in over ssh and runs the OEQA
 # case lib/oeqa/runtime/cases/asyncn.py.

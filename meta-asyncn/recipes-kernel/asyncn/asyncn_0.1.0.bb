@@ -3,30 +3,20 @@ DESCRIPTION = "Character devices /dev/asyncnN: a write replaces a fixed-size \
                message under a mutex and notifies every O_ASYNC subscriber \
                with SIGIO; readers also get poll/epoll readiness and blocking \
                reads. Built from the asyncn repository's own driver/ sources."
-HOMEPAGE = "https://github.com/asyncn/asyncn"
-BUGTRACKER = "https://github.com/asyncn/asyncn/issues"
 SECTION = "kernel/modules"
-LICENSE = "GPL-2.0-only"
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/GPL-2.0-only;md5=801f80980d171dd6425610833a22dbe6"
 CVE_PRODUCT = "asyncn"
 
-# One source of truth: the driver/ directory of the repository this layer
-# lives in (ASYNCN_SRCDIR, set in conf/layer.conf).
-FILESEXTRAPATHS:prepend := "${ASYNCN_SRCDIR}:"
-SRC_URI = "file://driver/"
-S = "${UNPACKDIR}/driver"
+# driver/ of the asyncn repository at the pinned revision; also sets
+# LICENSE and LIC_FILES_CHKSUM (the repository's COPYING).
+require include/asyncn-source.inc
+S = "${ASYNCN_TOPDIR}/driver"
 
 inherit module-rust
 
-# Loaded at boot; parameters from local.conf, e.g.
-#   ASYNCN_MODULE_PARAMS = "devices=4 buffer_size=512"
-ASYNCN_MODULE_PARAMS ??= ""
-KERNEL_MODULE_AUTOLOAD += "asyncn"
-KERNEL_MODULE_PROBECONF += "asyncn"
-# module_conf_<module> is kernel-module-split's modprobe.d options variable.
-# nooelint: oelint.vars.mispell.unknown
-module_conf_asyncn = "options asyncn ${ASYNCN_MODULE_PARAMS}"
-
+# Loaded at boot by asyncn-init (its init script or asyncn.service), with
+# the parameters of /etc/default/asyncn (ASYNCN_MODULE_PARAMS, see
+# asyncn-init); no KERNEL_MODULE_AUTOLOAD, which would load it a second
+# way, without them.
 RRECOMMENDS:${PN} += "asyncn-init"
 RPROVIDES:${PN} += "kernel-module-asyncn"
 

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Post-image script of asyncn_raspberrypi3_64_defconfig, and the card step of
-# the local loop (scripts/build-card.sh): writes sdcard.img into
-# BINARIES_DIR with genimage, after genimage.cfg.in beside this script.
+# Post-image script of asyncn_raspberrypi3_64_defconfig and
+# asyncn_raspberrypi4_64_defconfig, and the card step of the local loop
+# (scripts/build-card.sh): writes sdcard.img into BINARIES_DIR with
+# genimage, after genimage.cfg.in beside this script. As Buildroot's own
+# board/raspberrypi/post-image.sh, plus the block map and the padding.
 #
 # BINARIES_DIR (the first argument, as Buildroot passes it) holds the kernel
 # (config.txt's kernel=), the device trees (*.dtb), rpi-firmware/ (config.txt,

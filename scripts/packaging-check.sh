@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# make packaging-check: what the README, meta-asyncn/README and
+# buildroot-external/board/asyncn/readme.txt tell a packager, executed.
+#
+#   always (make test runs these; no network):
+#     shared files     one copy of each file the loop, Yocto and Buildroot share
+#     licence          COPYING against every recipe's and package's checksum
+#     srcrev           the revision the Yocto recipes fetch has HEAD's sources
+#     lint             oelint-adv on meta-asyncn, crates.inc against Cargo.lock
+#     flash commands   every `bmaptool copy` line of the docs, run on the
+#                      loop's card (built if missing: arm64 kernel, ~5 min;
+#                      PACKAGING_FLASH=0 leaves this part out)
+#   given upstream checkouts (CI cannot fetch them):
+#     KAS_WORK_DIR=<dir>   bitbake, openembedded-core and meta-raspberrypi at
+#                          the commits kas/*.yml pin: each kas file through
+#                          kas (pinned in build/venv), bitbake -p, bitbake -n
+#                          core-image-asyncn and its populate_sdk, and
+#                          yocto-check-layer. As root, KAS_USER=<user> runs
+#                          them (bitbake refuses root).
+#     BUILDROOT_DIR=<dir>  a Buildroot 2026.02.x tree: each defconfig loaded,
+#                          in savedefconfig order, show-info, check-package.
+. "$(dirname "$0")/lib.sh"
+
+KAS_VERSION=5.5
+FLAKE8_VERSION=7.3.0
+PYTHON_MAGIC_VERSION=0.4.27
+
+problems=()
+fail() { problems+=("$*"); }
+need_file() { [ -f "$TOP/$1" ] || fail "missing $1"; }
+# need_ref FILE PATTERN: FILE mentions PATTERN.
+need_ref() { grep -qF -- "$2" "$TOP/$1" 2>/dev/null || fail "$1 does not reference $2"; }
+# Stop after a part whose problems the next parts would only repeat.
+end_part() {
+	if ((${#problems[@]})); then
+		die "packaging check failed ($1):" "${problems[@]}"
+	fi
+}
+
+# --- shared files ------------------------------------------------------------
+step "packaging: shared files"
+shared=(config/asyncn.cfg init/asyncn init/asyncn.service init/99-asyncn.rules init/asyncn.mdev
+	init/install.sh buildroot-external/board/asyncn/raspberrypi/genimage.cfg.in
+	buildroot-external/board/asyncn/raspberrypi/post-image.sh COPYING)
+for f in "${shared[@]}"; do need_file "$f"; done
+# One copy of each shared file: no file of the same name elsewhere.
+for f in "${shared[@]}"; do
+	name=$(basename "$f")
+	while IFS= read -r copy; do
+		[ "$copy" = "./$f" ] || fail "$copy duplicates $f: use the one in $(dirname "$f")/"
+	done < <(cd "$TOP" && find . -path ./build -prune -o -path ./.git -prune -o \
+		-path ./app/target -prune -o -type f -name "$name" -print)
+done
+# The loop installs and boots them as the packagings do.
+need_ref scripts/build-initramfs.sh 'init/asyncn '
+need_ref scripts/build-initramfs.sh 'init/asyncn.mdev'
+need_ref scripts/lib.sh 'config/asyncn.cfg'
+need_ref scripts/lib.sh 'CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberrypi3-64'
+need_ref scripts/lib.sh 'CARD_IMAGE_DIR=buildroot-external/board/asyncn/raspberrypi'
+need_ref scripts/build-card.sh '"$TOP/$CARD_IMAGE_DIR/post-image.sh"'
+need_ref scripts/build-card.sh '"$TOP/init/install.sh" "$rootfs" sysvinit'
+need_ref scripts/build-debian-root.sh '"$TOP/init/install.sh" "$dest" systemd'
+need_ref buildroot-external/board/asyncn/raspberrypi/post-image.sh '"$BOARD_DIR/genimage.cfg.in"'
+for board in raspberrypi3_64 raspberrypi4_64; do
+	need_ref "buildroot-external/configs/asyncn_${board}_defconfig" \
+		'BR2_ROOTFS_POST_IMAGE_SCRIPT="$(BR2_EXTERNAL_ASYNCN_PATH)/board/asyncn/raspberrypi/post-image.sh"'
+done
+# Yocto: the recipes build a pinned revision of this repository; the
+# kernel appends take the fragment from config/.
+need_ref meta-asyncn/conf/layer.conf "ASYNCN_SRCDIR := \"\${@os.path.dirname(d.getVar('LAYERDIR'))}\""
+for recipe in recipes-kernel/asyncn/asyncn_0.1.0.bb recipes-apps/asyncn-test/asyncn-test_0.1.0.bb \
+	recipes-core/asyncn-init/asyncn-init_0.1.0.bb; do
+	need_ref "meta-asyncn/$recipe" 'require include/asyncn-source.inc'
+done
+need_ref meta-asyncn/recipes-core/asyncn-init/asyncn-init_0.1.0.bb 'sh ${S}/install.sh ${D}'
+need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc '${ASYNCN_SRCDIR}/config:'
+need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc 'file://asyncn.cfg'
+for f in common qemuarm64 raspberrypi raspberrypi3-64 raspberrypi4-64 raspberrypi5; do
+	need_file "kas/$f.yml"
+done
+# Buildroot: the same sources, through BR2_EXTERNAL_ASYNCN_PATH.
+need_ref buildroot-external/external.desc 'name: ASYNCN'
+need_ref buildroot-external/package/asyncn/asyncn.mk 'ASYNCN_SITE = $(BR2_EXTERNAL_ASYNCN_PATH)/..'
+need_ref buildroot-external/package/asyncn/asyncn.mk '$(@D)/init/install.sh $(TARGET_DIR)'
+need_ref buildroot-external/package/asyncn-test/asyncn-test.mk 'ASYNCN_TEST_SITE = $(BR2_EXTERNAL_ASYNCN_PATH)/..'
+for cfg in "$TOP"/buildroot-external/configs/*_defconfig; do
+	need_ref "${cfg#"$TOP"/}" 'BR2_LINUX_KERNEL_CONFIG_FRAGMENT_FILES="$(BR2_EXTERNAL_ASYNCN_PATH)/../config/asyncn.cfg"'
+	need_ref "${cfg#"$TOP"/}" 'BR2_PACKAGE_ASYNCN=y'
+	need_ref "${cfg#"$TOP"/}" 'BR2_PACKAGE_ASYNCN_TEST=y'
+done
+end_part "shared files"
+info "packaging: one copy of each shared file; the loop, meta-asyncn and buildroot-external reference it"
+
+# --- licence -----------------------------------------------------------------
+step "packaging: licence"
+license=GPL-2.0-only
+md5=$(md5sum "$TOP/COPYING" | cut -d' ' -f1)
+sha256=$(sha256sum "$TOP/COPYING" | cut -d' ' -f1)
+grep -q 'GNU GENERAL PUBLIC LICENSE' "$TOP/COPYING" && grep -q 'Version 2, June 1991' "$TOP/COPYING" ||
+	fail "COPYING is not the GNU GPL version 2"
+inc=meta-asyncn/include/asyncn-source.inc
+need_ref "$inc" "LICENSE = \"$license\""
+need_ref "$inc" "LIC_FILES_CHKSUM = \"file://../COPYING;md5=$md5\""
+for pkg in asyncn asyncn-test; do
+	mk=buildroot-external/package/$pkg/$pkg.mk
+	var=$(echo "$pkg" | tr 'a-z-' 'A-Z_')
+	need_ref "$mk" "${var}_LICENSE = $license"
+	need_ref "$mk" "${var}_LICENSE_FILES = COPYING"
+	need_ref "buildroot-external/package/$pkg/$pkg.hash" "sha256  $sha256  COPYING"
+done
+need_ref app/Cargo.toml "license = \"$license\""
+# The module's MODULE_LICENSE: "GPL" is the kernel's name for GPL v2
+# (Documentation/process/license-rules.rst), and keeps it GPL-compatible.
+need_ref driver/asyncn.rs 'license: "GPL",'
+while IFS= read -r f; do
+	grep -q "SPDX-License-Identifier: $license" "$TOP/$f" || fail "$f: no SPDX-License-Identifier: $license"
+done < <(cd "$TOP" && git ls-files driver bench | grep -E '\.(rs|c|h)$|Kbuild$|Makefile$' || true)
+# No recipe may fall back to the common licence text (it would never see
+# COPYING change).
+if grep -rn 'COMMON_LICENSE_DIR' "$TOP/meta-asyncn" >/dev/null; then
+	fail "meta-asyncn checksums \${COMMON_LICENSE_DIR}: checksum the repository's COPYING"
+fi
+end_part licence
+info "licence: $license; COPYING md5 $md5 (meta-asyncn), sha256 ${sha256:0:16}… (buildroot-external)"
+
+# --- srcrev, lint -----------------------------------------------------------
+step "packaging: the revision meta-asyncn builds"
+"$TOP/scripts/update-srcrev.sh" --check
+"$TOP/scripts/lint-layer.sh"
+
+# --- flash commands -----------------------------------------------------------
+# Every `bmaptool copy IMAGE /dev/sdX` line of the docs, run as written in a
+# scratch directory where IMAGE is the loop's card (the same genimage
+# layout and post-image.sh the Buildroot boards use), compressed as IMAGE's
+# name says, with the block map where Buildroot (IMAGE.bmap) or Yocto
+# (the .wic.bmap beside .wic.bz2) writes it; /dev/sdX is an empty file.
+# The flashed file must equal the card.
+step "packaging: the docs' flash commands, on the loop's card"
+if [ "${PACKAGING_FLASH:-1}" = 0 ]; then
+	info "flash commands: not run here (PACKAGING_FLASH=0: make test with a card target runs them)"
+else
+BOARD=raspi3b INIT=busybox
+arch_setup
+kernel_setup
+board_setup
+if [ ! -f "$CARD_DIR/sdcard.img.bz2" ]; then
+	info "no card in ${CARD_DIR#"$TOP"/}: building it (make card)"
+	make -C "$TOP" --no-print-directory card BOARD=raspi3b ARCH=arm64 KERNEL= INIT=busybox
+fi
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+bunzip2 -k -c "$CARD_DIR/sdcard.img.bz2" >"$scratch/card.img"
+docs=(README.md meta-asyncn/README buildroot-external/board/asyncn/readme.txt)
+flashes=0
+while IFS= read -r hit; do
+	doc=${hit%%:*}
+	rest=${hit#*:}
+	lineno=${rest%%:*}
+	line=${rest#*:}
+	command=${line%%#*}
+	read -r -a words <<<"$command"
+	where="$doc:$lineno"
+	if [ "${#words[@]}" -ne 4 ] || [ "${words[1]}" != copy ] || [ "${words[3]}" != /dev/sdX ]; then
+		fail "$where: not of the form 'bmaptool copy IMAGE /dev/sdX': $line"
+		continue
+	fi
+	image=${words[2]}
+	# Only a name that a build of the project writes.
+	case "$image" in
+	build/arm64/raspi3b/sdcard.img.bz2) ;;                # make card
+	output/images/sdcard.img) ;;                          # Buildroot: post-image.sh
+	tmp/deploy/images/*/core-image-asyncn-*.rootfs.wic.bz2) # Yocto: meta-raspberrypi's wic.bz2
+		machine=${image#tmp/deploy/images/}
+		machine=${machine%%/*}
+		if [ "$image" != "tmp/deploy/images/$machine/core-image-asyncn-$machine.rootfs.wic.bz2" ] ||
+			[ ! -f "$TOP/kas/$machine.yml" ]; then
+			fail "$where: $image is not what kas/<machine>.yml's build deploys"
+			continue
+		fi
+		;;
+	*)
+		fail "$where: no build of the project writes $image"
+		continue
+		;;
+	esac
+	run=$scratch/run$flashes
+	mkdir -p "$run/$(dirname "$image")"
+	case "$image" in
+	*.bz2) cp "$CARD_DIR/sdcard.img.bz2" "$run/$image" ;;
+	*) cp --sparse=always "$scratch/card.img" "$run/$image" ;;
+	esac
+	cp "$CARD_DIR/sdcard.img.bmap" "$run/${image%.bz2}.bmap"
+	# Buildroot's host bmaptool, where the readme names it.
+	if [ "${words[0]}" != bmaptool ]; then
+		mkdir -p "$run/$(dirname "${words[0]}")"
+		ln -s "$(command -v bmaptool)" "$run/${words[0]}"
+	fi
+	: >"$run/sdX"
+	if ! (cd "$run" && "${words[0]}" copy "$image" sdX) >"$run/log" 2>&1; then
+		fail "$where: '$command' failed: $(tail -n 1 "$run/log")"
+	elif ! grep -q 'bmap' "$run/log"; then
+		fail "$where: bmaptool did not use a block map: $(tail -n 1 "$run/log")"
+	elif ! cmp -s "$run/sdX" "$scratch/card.img"; then
+		fail "$where: the flashed card differs from the image"
+	else
+		info "$where: ${words[0]} copy $image /dev/sdX: flashed, equal to the card"
+	fi
+	flashes=$((flashes + 1))
+done < <(cd "$TOP" && grep -nE '^[[:space:]]*[^[:space:]#]*bmaptool copy ' "${docs[@]}")
+[ "$flashes" -gt 0 ] || fail "no bmaptool copy line found in ${docs[*]}"
+# A sentence that still points at what no build writes.
+if (cd "$TOP" && grep -nE 'start-qemu|6\.18%' "${docs[@]}"); then
+	fail "the docs name start-qemu.sh or a 6.18% kernel pin, which no check executes"
+fi
+end_part "flash commands"
+info "flash commands: $flashes executed"
+fi
+
+# --- kas / bitbake ------------------------------------------------------------
+# run_as_kas_user COMMAND: as KAS_USER when root (bitbake refuses root).
+run_as_kas_user() {
+	if [ "$(id -u)" = 0 ]; then
+		[ -n "${KAS_USER:-}" ] || die "bitbake refuses to run as root: set KAS_USER=<a normal user>"
+		runuser -u "$KAS_USER" -- env LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
+	else
+		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
+	fi
+}
+if [ -n "${KAS_WORK_DIR:-}" ]; then
+	venv=$BUILD/venv
+	if ! "$venv/bin/kas" --version 2>/dev/null | grep -q "^kas $KAS_VERSION "; then
+		step "installing kas $KAS_VERSION into ${venv#"$TOP"/}"
+		python3 -m venv "$venv"
+		"$venv/bin/pip" install --quiet "kas==$KAS_VERSION"
+	fi
+	for repo in bitbake openembedded-core meta-raspberrypi; do
+		[ -d "$KAS_WORK_DIR/$repo/.git" ] || die "KAS_WORK_DIR=$KAS_WORK_DIR has no $repo checkout"
+	done
+	# kas reads this repository from a copy of its working tree (the
+	# recipes' git source is that copy's committed HEAD), owned by KAS_USER.
+	copy=$KAS_WORK_DIR/asyncn
+	rsync -a --delete --exclude /build --exclude /app/target "$TOP/" "$copy/"
+	[ "$(id -u)" != 0 ] || chown -R "$KAS_USER" "$KAS_WORK_DIR" "$venv"
+	# Offline: every repository is in KAS_WORK_DIR at its pinned commit.
+	for machine in ${KAS_MACHINES:-qemuarm64 raspberrypi3-64 raspberrypi4-64 raspberrypi5}; do
+		step "kas: $machine: bitbake -p, bitbake -n core-image-asyncn (+ -c populate_sdk)"
+		log=$KAS_WORK_DIR/kas-$machine.log
+		if run_as_kas_user "cd '$copy' && export KAS_WORK_DIR='$KAS_WORK_DIR' KAS_BUILD_DIR='$KAS_WORK_DIR/build-$machine' &&
+			mkdir -p \"\$KAS_BUILD_DIR/conf\" && echo 'BB_NO_NETWORK = \"1\"' >\"\$KAS_BUILD_DIR/conf/site.conf\" &&
+			'$venv/bin/kas' shell kas/$machine.yml -c 'bitbake -p && bitbake -n core-image-asyncn && bitbake -n -c populate_sdk core-image-asyncn'" \
+			>"$log" 2>&1; then
+			info "$machine: $(grep -E 'Parsing of [0-9]+ .bb files complete' "$log" | tail -n 1)"
+			info "$machine: $(grep -E 'Tasks Summary' "$log" | tr '\n' ';')"
+		else
+			tail -n 15 "$log" >&2
+			fail "kas $machine: failed (log: $log)"
+		fi
+	done
+	step "yocto-check-layer meta-asyncn (qemuarm64)"
+	log=$KAS_WORK_DIR/yocto-check-layer.log
+	if run_as_kas_user "cd '$copy' && export KAS_WORK_DIR='$KAS_WORK_DIR' KAS_BUILD_DIR='$KAS_WORK_DIR/build-check-layer' &&
+		mkdir -p \"\$KAS_BUILD_DIR/conf\" && echo 'BB_NO_NETWORK = \"1\"' >\"\$KAS_BUILD_DIR/conf/site.conf\" &&
+		'$venv/bin/kas' shell kas/qemuarm64.yml -c 'bitbake-layers remove-layer meta-asyncn && yocto-check-layer --no-auto-dependency --machines qemuarm64 \"$copy/meta-asyncn\"'" \
+		>"$log" 2>&1; then
+		info "yocto-check-layer: $(grep -E 'meta-asyncn +PASS|INFO: meta-asyncn' "$log" | tail -n 1)"
+	else
+		tail -n 25 "$log" >&2
+		fail "yocto-check-layer: failed (log: $log)"
+	fi
+	end_part kas
+else
+	info "kas, bitbake and yocto-check-layer: not run (KAS_WORK_DIR unset: they need checkouts of bitbake, openembedded-core, meta-raspberrypi at the pinned commits)"
+fi
+
+# --- Buildroot ----------------------------------------------------------------
+if [ -n "${BUILDROOT_DIR:-}" ]; then
+	[ -f "$BUILDROOT_DIR/utils/check-package" ] || die "BUILDROOT_DIR=$BUILDROOT_DIR is not a Buildroot tree"
+	out=$BUILD/buildroot-check
+	for cfg in "$TOP"/buildroot-external/configs/*_defconfig; do
+		name=$(basename "$cfg")
+		step "Buildroot: $name"
+		rm -rf "$out"
+		make -s -C "$BUILDROOT_DIR" O="$out" BR2_EXTERNAL="$TOP/buildroot-external" "$name" >"$out.log" 2>&1 ||
+			{ tail "$out.log" >&2 && fail "$name does not load" && continue; }
+		make -s -C "$BUILDROOT_DIR" O="$out" savedefconfig BR2_DEFCONFIG="$out/saved" >>"$out.log" 2>&1
+		cmp -s "$cfg" "$out/saved" || fail "$name is not what savedefconfig writes: $(diff "$cfg" "$out/saved" | head -n 4 | tr '\n' ' ')"
+		make -s -C "$BUILDROOT_DIR" O="$out" show-info >"$out/info.json" 2>>"$out.log"
+		python3 - "$out/info.json" "$name" <<'PY' || fail "$name: show-info lacks the asyncn packages"
+import json, sys
+info = json.load(open(sys.argv[1]))
+want = {"asyncn": "GPL-2.0-only", "asyncn-test": "GPL-2.0-only", "host-asyncn-rust-src": "Apache-2.0 or MIT"}
+for pkg, lic in want.items():
+    got = info.get(pkg, {}).get("licenses")
+    if got != lic:
+        sys.exit(f"{sys.argv[2]}: {pkg}: licence {got!r}, want {lic!r}")
+deps = info["linux"]["dependencies"]
+missing = [d for d in ("host-rustc", "host-asyncn-rust-src", "host-rust-bindgen") if d not in deps]
+if missing:
+    sys.exit(f"{sys.argv[2]}: linux does not depend on {missing}")
+print(f"    {sys.argv[2]}: loads, savedefconfig order, show-info: asyncn, asyncn-test, host-asyncn-rust-src; linux needs host-rustc, bindgen, rust-src")
+PY
+	done
+	step "Buildroot: utils/check-package -b buildroot-external"
+	venv=$BUILD/venv
+	if ! "$venv/bin/python3" -c 'import magic, flake8' 2>/dev/null; then
+		python3 -m venv "$venv"
+		"$venv/bin/pip" install --quiet "python-magic==$PYTHON_MAGIC_VERSION" "flake8==$FLAKE8_VERSION"
+	fi
+	mapfile -t files < <(cd "$TOP" && git ls-files buildroot-external)
+	if (cd "$TOP" && PATH="$venv/bin:$PATH" "$venv/bin/python3" "$BUILDROOT_DIR/utils/check-package" -b "${files[@]}") >"$out.check-package" 2>&1; then
+		info "check-package: $(tail -n 2 "$out.check-package" | tr '\n' ' ')"
+	else
+		cat "$out.check-package" >&2
+		fail "check-package found problems"
+	fi
+	end_part Buildroot
+else
+	info "Buildroot defconfigs and check-package: not run (BUILDROOT_DIR unset: they need a Buildroot 2026.02.x tree)"
+fi
+info "packaging: every check passed"
