@@ -4,11 +4,11 @@
 # target install, and the loop's Debian card (make test INIT=systemd) on its
 # root file system.
 #
-#   install.sh DESTDIR sysvinit|systemd
+#   install.sh DESTDIR sysvinit|systemd|none
 #
 # sysvinit: the init script; systemd: the unit, which loads the module
-# itself. Both: the udev rule and /etc/default/asyncn, the one place of the
-# module's parameters (read by the script and the unit).
+# itself; none: neither. All: the udev rule and /etc/default/asyncn, the one
+# place of the module's parameters (read by the script and the unit).
 #
 # Settings, as environment variables (defaults: the merged-/usr paths
 # Debian bookworm, OE-core and Buildroot accept):
@@ -22,8 +22,8 @@
 # Buildroot do that themselves.
 set -eu
 
-DESTDIR=${1:?usage: install.sh DESTDIR sysvinit|systemd}
-INIT_SYSTEM=${2:?usage: install.sh DESTDIR sysvinit|systemd}
+DESTDIR=${1:?usage: install.sh DESTDIR sysvinit|systemd|none}
+INIT_SYSTEM=${2:?usage: install.sh DESTDIR sysvinit|systemd|none}
 SRC=$(dirname "$0")
 SYSCONFDIR=${SYSCONFDIR:-/etc}
 UDEVRULESDIR=${UDEVRULESDIR:-/lib/udev/rules.d}
@@ -52,8 +52,9 @@ systemd)
 			"$DESTDIR$SYSCONFDIR/systemd/system/multi-user.target.wants/asyncn.service"
 	fi
 	;;
+none) ;;
 *)
-	echo "install.sh: unknown init system '$INIT_SYSTEM' (sysvinit or systemd)" >&2
+	echo "install.sh: unknown init system '$INIT_SYSTEM' (sysvinit, systemd or none)" >&2
 	exit 2
 	;;
 esac

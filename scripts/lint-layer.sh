@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/oelint-adv" ] || ! "$venv/bin/oelint-adv" --version 2>/dev/
 	"$venv/bin/pip" install --quiet "oelint-adv==$OELINT_ADV_VERSION"
 fi
 
-step "checking asyncn-test-crates.inc against app/Cargo.lock"
+step "checking the crate lists (meta-asyncn, buildroot-external) against app/Cargo.lock"
 "$venv/bin/python3" "$TOP/scripts/update-crates-inc.py" --check
 
 step "oelint-adv $OELINT_ADV_VERSION on meta-asyncn"

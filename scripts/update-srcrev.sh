@@ -20,6 +20,11 @@ pinned=$(sed -n 's/^ASYNCN_SRCREV = "\([0-9a-f]\{40\}\)"$/\1/p' "$TOP/$inc")
 newest=$(git -C "$TOP" log -1 --format=%H -- "${paths[@]}")
 
 if [ "${1:-}" = --check ]; then
+	git -C "$TOP" diff --quiet HEAD -- "$inc" ||
+		die "$inc has uncommitted changes: the recipes build what is committed" "commit $inc"
+	if ! git -C "$TOP" diff --quiet HEAD -- "${paths[@]}"; then
+		info "note: ${paths[*]} have uncommitted changes, which meta-asyncn does not build until committed and pinned (make srcrev)"
+	fi
 	git -C "$TOP" cat-file -e "$pinned^{commit}" 2>/dev/null ||
 		die "ASYNCN_SRCREV $pinned ($inc) is not a commit of this repository"
 	git -C "$TOP" merge-base --is-ancestor "$pinned" HEAD ||

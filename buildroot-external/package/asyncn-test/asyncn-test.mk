@@ -14,17 +14,19 @@ ASYNCN_TEST_LICENSE_FILES = COPYING
 
 # Not build output, nor the local loop's linker settings (app/.cargo).
 ASYNCN_TEST_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
-	--exclude build --exclude target --exclude output --exclude .cargo
+	--exclude /build --exclude target --exclude output --exclude .cargo \
+	--exclude /buildroot-external --exclude /meta-asyncn --exclude /kas --exclude /.ci
 
 # Buildroot vendors the crates of downloaded cargo packages at download
-# time; a local package is rsynced instead, so vendor the locked crates
-# right after (this step, like a download, fetches them).
-ASYNCN_TEST_EXTRACT_DEPENDENCIES = host-rustc
-define ASYNCN_TEST_VENDOR_CRATES
+# time; a local package is rsynced instead. Its crates come from
+# host-asyncn-test-crates (each downloaded and checksummed, so `make
+# source` fetches them), whose vendor directory cargo uses here, offline.
+ASYNCN_TEST_DEPENDENCIES = host-asyncn-test-crates
+define ASYNCN_TEST_USE_VENDORED_CRATES
 	mkdir -p $(@D)/app/.cargo
-	cd $(@D)/app && $(HOST_MAKE_ENV) CARGO_HOME=$(BR_CARGO_HOME) \
-		$(HOST_DIR)/bin/cargo vendor --locked VENDOR > .cargo/config.toml
+	printf '[source.crates-io]\nreplace-with = "vendored-sources"\n\n[source.vendored-sources]\ndirectory = "%s"\n' \
+		$(HOST_ASYNCN_TEST_CRATES_VENDOR_DIR) > $(@D)/app/.cargo/config.toml
 endef
-ASYNCN_TEST_POST_RSYNC_HOOKS += ASYNCN_TEST_VENDOR_CRATES
+ASYNCN_TEST_PRE_CONFIGURE_HOOKS += ASYNCN_TEST_USE_VENDORED_CRATES
 
 $(eval $(cargo-package))

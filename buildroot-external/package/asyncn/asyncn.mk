@@ -10,7 +10,8 @@ ASYNCN_VERSION = 0.1.0
 ASYNCN_SITE = $(BR2_EXTERNAL_ASYNCN_PATH)/..
 ASYNCN_SITE_METHOD = local
 ASYNCN_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
-	--exclude build --exclude target --exclude output
+	--exclude /build --exclude target --exclude output \
+	--exclude /buildroot-external --exclude /meta-asyncn --exclude /kas --exclude /.ci
 ASYNCN_LICENSE = GPL-2.0-only
 ASYNCN_LICENSE_FILES = COPYING
 ASYNCN_MODULE_SUBDIRS = driver
@@ -21,15 +22,24 @@ define ASYNCN_USERS
 endef
 
 # init/install.sh is the one install description of the boot integration
-# (the Yocto recipe asyncn-init and the local loop use it too): the init
-# script as S30asyncn or asyncn.service, the udev rule, and
-# /etc/default/asyncn with the module's parameters.
-define ASYNCN_INSTALL_TARGET_CMDS
+# (the Yocto recipe asyncn-init and the local loop use it too): the udev
+# rule and /etc/default/asyncn with the module's parameters, and the init
+# script as S30asyncn or asyncn.service.
+ASYNCN_INSTALL_ENV = \
 	INIT_SCRIPT=S30asyncn \
 	UDEVRULESDIR=/usr/lib/udev/rules.d \
-	ASYNCN_PARAMS="$(call qstrip,$(BR2_PACKAGE_ASYNCN_PARAMS))" \
-		$(@D)/init/install.sh $(TARGET_DIR) \
-		$(if $(BR2_INIT_SYSTEMD),systemd,sysvinit)
+	ASYNCN_PARAMS="$(call qstrip,$(BR2_PACKAGE_ASYNCN_PARAMS))"
+
+define ASYNCN_INSTALL_TARGET_CMDS
+	$(ASYNCN_INSTALL_ENV) $(@D)/init/install.sh $(TARGET_DIR) none
+endef
+
+define ASYNCN_INSTALL_INIT_SYSV
+	$(ASYNCN_INSTALL_ENV) $(@D)/init/install.sh $(TARGET_DIR) sysvinit
+endef
+
+define ASYNCN_INSTALL_INIT_SYSTEMD
+	$(ASYNCN_INSTALL_ENV) $(@D)/init/install.sh $(TARGET_DIR) systemd
 endef
 
 ifeq ($(BR2_ROOTFS_DEVICE_CREATION_DYNAMIC_MDEV),y)

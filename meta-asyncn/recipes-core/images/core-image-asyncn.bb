@@ -29,11 +29,13 @@ IMAGE_ROOTFS_EXTRA_SPACE:append = "${@bb.utils.contains("DISTRO_FEATURES", "syst
 # The SDK (bitbake core-image-asyncn -c populate_sdk): the Rust cross
 # toolchain, and the kernel's build tree for out-of-tree modules. For a Rust
 # module, kernel-devsrc carries the kernel's rust/ sources (KERNEL_FEATURES
-# contains "rust"), and the kernel's "make prepare" needs bindgen, libclang
-# and the Rust library sources on the host side. See the layer's README.
+# contains "rust"), and the kernel's Rust build runs bindgen, which loads
+# libclang. The Rust library sources it also needs are not in OE-core's
+# nativesdk rust (its -src-lib package is filled for native builds only):
+# the repository's README says where to get them.
 SDK_TOOLCHAIN_LANGS:append = " rust"
 TOOLCHAIN_TARGET_TASK:append = " kernel-devsrc"
-TOOLCHAIN_HOST_TASK:append = " nativesdk-bindgen-cli nativesdk-clang nativesdk-rust-src-lib"
+TOOLCHAIN_HOST_TASK:append = " nativesdk-bindgen-cli nativesdk-libclang"
 
 # bitbake core-image-asyncn -c testimage logs in over ssh and runs the OEQA
 # case lib/oeqa/runtime/cases/asyncn.py.
