@@ -34,8 +34,9 @@ python __anonymous() {
         if (int(parts[0]), int(parts[1].rstrip('%'))) < (6, 18):
             raise bb.parse.SkipRecipe(
                 "asyncn: Rust on 32-bit ARM needs Linux 6.18 or later, but %s %s is "
-                "selected; set PREFERRED_VERSION_%s = \"6.18%%\" (or use a 64-bit machine)"
-                % (kernel, version, kernel))
+                "selected. Use the machine's 64-bit variant (raspberrypi4: raspberrypi4-64; "
+                "meta-raspberrypi's 6.18 has no 32-bit Pi 4 kernel), or a 6.18 kernel "
+                "where the machine has one" % (kernel, version))
 }
 
 do_configure:prepend() {
