@@ -30,14 +30,18 @@ ASYNCN_MODULE_PARAMS ??= ""
 
 # init/install.sh is the one install description: Buildroot's asyncn
 # package and the loop's Debian card (make test INIT=systemd) install with
-# it too.
+# it too. The udev rule and /etc/default/asyncn always; the script and the
+# unit for each init system the distro has (OE's classes drop what the
+# image's init manager does not use).
+ASYNCN_INIT_SYSTEMS = "${@bb.utils.filter('DISTRO_FEATURES', 'sysvinit systemd', d)}"
 do_install() {
-    SYSCONFDIR=${sysconfdir} \
-    UDEVRULESDIR=${nonarch_base_libdir}/udev/rules.d \
-    SYSTEMD_UNITDIR=${systemd_system_unitdir} \
-    ASYNCN_PARAMS="${ASYNCN_MODULE_PARAMS}" \
-        sh ${S}/install.sh ${D} \
-        ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'systemd', 'sysvinit', d)}
+    for init_system in none ${ASYNCN_INIT_SYSTEMS}; do
+        SYSCONFDIR=${sysconfdir} \
+        UDEVRULESDIR=${nonarch_base_libdir}/udev/rules.d \
+        SYSTEMD_UNITDIR=${systemd_system_unitdir} \
+        ASYNCN_PARAMS="${ASYNCN_MODULE_PARAMS}" \
+            sh ${S}/install.sh ${D} $init_system
+    done
 }
 
 FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d/99-asyncn.rules"
