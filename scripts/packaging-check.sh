@@ -269,7 +269,7 @@ if [ -n "${KAS_WORK_DIR:-}" ]; then
 	log=$KAS_WORK_DIR/yocto-check-layer.log
 	if run_as_kas_user "cd '$copy' && export KAS_WORK_DIR='$KAS_WORK_DIR' KAS_BUILD_DIR='$KAS_WORK_DIR/build-check-layer' &&
 		mkdir -p \"\$KAS_BUILD_DIR/conf\" && echo 'BB_NO_NETWORK = \"1\"' >\"\$KAS_BUILD_DIR/conf/site.conf\" &&
-		'$venv/bin/kas' shell kas/qemuarm64.yml -c 'sed -i \"/KERNEL_FEATURES/d\" conf/local.conf && bitbake-layers remove-layer meta-asyncn && yocto-check-layer --no-auto-dependency --machines qemuarm64 \"$copy/meta-asyncn\"'" \
+		'$venv/bin/kas' shell kas/qemuarm64.yml -c 'sed -i \"/KERNEL_FEATURES/d\" conf/local.conf && bitbake-layers remove-layer meta-asyncn && yocto-check-layer --no-auto-dependency \"$copy/meta-asyncn\" --machines qemuarm64'" \
 		>"$log" 2>&1; then
 		info "yocto-check-layer: $(grep -E 'meta-asyncn +PASS|INFO: meta-asyncn' "$log" | tail -n 1)"
 	else
