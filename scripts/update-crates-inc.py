@@ -66,10 +66,14 @@ $(eval $(host-generic-package))
 """
 
 
-def render() -> str:
+def locked_crates() -> list[dict]:
+    """The crates.io packages of app/Cargo.lock, in its order."""
     with open(LOCK, "rb") as f:
         packages = tomllib.load(f)["package"]
-    crates = [p for p in packages if "crates.io" in p.get("source", "")]
+    return [p for p in packages if "crates.io" in p.get("source", "")]
+
+
+def render(crates: list[dict]) -> str:
     text = ("# Generated from app/Cargo.lock by scripts/update-crates-inc.py (make\n"
             "# crates-inc): the layout OE-core's `bitbake -c update_crates asyncn-test`\n"
             "# writes, plus the nooelint line, which bitbake would not keep.\n\n")
@@ -84,10 +88,7 @@ def render() -> str:
     return text + '\n"\n' + sums + "\n"
 
 
-def render_buildroot() -> tuple[str, str]:
-    with open(LOCK, "rb") as f:
-        packages = tomllib.load(f)["package"]
-    crates = [p for p in packages if "crates.io" in p.get("source", "")]
+def render_buildroot(crates: list[dict]) -> tuple[str, str]:
     urls = [
         "\thttps://static.crates.io/crates/%s/%s-%s.crate" % (c["name"], c["name"], c["version"])
         for c in crates
@@ -99,8 +100,9 @@ def render_buildroot() -> tuple[str, str]:
 
 
 def main() -> int:
-    mk, hashes = render_buildroot()
-    outputs = {INC: render(), BR_MK: mk, BR_HASH: hashes}
+    crates = locked_crates()
+    mk, hashes = render_buildroot(crates)
+    outputs = {INC: render(crates), BR_MK: mk, BR_HASH: hashes}
     if sys.argv[1:] == ["--check"]:
         stale = [p for p, text in outputs.items() if not p.exists() or p.read_text() != text]
         for p in stale:
