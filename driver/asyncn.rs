@@ -14,6 +14,18 @@
 //! `poll` reports `POLLIN | POLLRDNORM` exactly when `read` would not block,
 //! and `POLLOUT | POLLWRNORM` to writers (a write never waits for readers).
 //!
+//! One system call is one message: `write`, `writev` and io_uring writes
+//! make one message of all their buffers; `read`, `readv` and io_uring
+//! reads take one message into all of theirs. A zero-length read returns 0
+//! and changes nothing.
+//!
+//! No user memory is touched with a device lock held: a write copies the
+//! user's bytes into a buffer of its own, then publishes it by swapping it
+//! in under the mutex; a read takes a reference to the current message
+//! under the mutex and copies it out after unlocking. A reader or writer
+//! stalled on a page fault blocks no one, and a write that faults leaves
+//! the previous message in place.
+//!
 //! Module parameters: `devices` (1..=256, default 1) and `buffer_size`
 //! (1..=65536 bytes, default 256). Out-of-range values fail the load with
 //! `EINVAL` and a kernel log line saying why.
@@ -23,17 +35,31 @@
 //! `notifications` (signals requested since load: per write, the number of
 //! subscribers at that moment).
 //!
+//! # Messages
+//!
+//! A message is a reference-counted buffer of `buffer_size` bytes and a
+//! length. The device holds the current one and a spare; both are
+//! allocated, zeroed, on the first open and freed when the last open file
+//! is released. A write takes the spare (or allocates a buffer if a reader
+//! still holds the one that would be spare), fills it, and publishes it;
+//! the message it replaces becomes the spare if no reader holds it. In the
+//! steady state, two buffers per device take turns and a write allocates
+//! nothing.
+//!
 //! # Locking
 //!
-//! - `AsyncnDevice::state` (a mutex) protects the buffer, the message
-//!   length, the generation counter and the open count. It is held for the
-//!   copy between user and buffer only; `read`/`write`/`open` wait for it
-//!   interruptibly (a signal gives `-ERESTARTSYS`), `release` cannot fail
-//!   and waits uninterruptibly.
+//! - `AsyncnDevice::state` (a mutex) protects the current message, the
+//!   spare, the generation counter and the open count. It is held only to
+//!   take or swap references: never across a user copy or an allocation of
+//!   a message. `read`/`write`/`open` wait for it interruptibly (a signal
+//!   gives `-ERESTARTSYS`); `release` cannot fail and waits
+//!   uninterruptibly, which is bounded because no holder waits on user
+//!   memory.
 //! - `AsyncnDevice::current` (the generation of the readable message, 0 for
 //!   none) is written under the mutex and read without it by the wait
-//!   condition and `poll`; `OpenFile::seen` is written under the mutex by
-//!   the file's own reads. Statistics are atomics; `writes` and
+//!   condition and `poll`. `OpenFile::seen` is claimed under the mutex by
+//!   the file's own reads, and given back without it (compare-and-swap) by
+//!   a read whose copy faulted. Statistics are atomics; `writes` and
 //!   `notifications` are written only under the mutex (plain stores).
 //! - `AsyncnDevice::subscribers` (the fasync list) and `readable` (the wait
 //!   queue) have their own locking. Wake-ups and signals are sent after the
@@ -43,7 +69,7 @@
 //!   `prepare_to_wait_event` and in `poll`, means a waiter either sees the
 //!   new message or is seen by the writer.
 //! - Nothing else is shared between tasks. Module data is created before
-//!   the first device node exists and destroyed after the last one is gone.
+//!   the devices can be opened and destroyed after the last one is gone.
 
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -52,7 +78,7 @@ use kernel::{
     ffi::c_int,
     prelude::*,
     static_lock_class,
-    uaccess::{UserSliceReader, UserSliceWriter},
+    sync::{Arc, UniqueArc},
 };
 
 mod chrdev;
@@ -62,8 +88,8 @@ mod sync;
 mod trace;
 
 use chrdev::{
-    poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM},
-    CharDev, Class, FasyncQueue, File, FileOperations, PollTable, ReadOnlyAttributes, Region,
+    poll::{EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM},
+    CharDevices, FasyncQueue, File, FileOperations, IovDest, IovSource, PollTable,
 };
 use sync::{InterruptibleMutex, WaitQueue};
 use trace::trace;
@@ -96,23 +122,39 @@ const DEVICES_MAX: u32 = 256;
 const BUFFER_SIZE_MAX: u32 = 65536;
 const NAME: &CStr = c"asyncn";
 
-chrdev::declare_file_operations!(ASYNCN_FOPS, AsyncnDevice);
 chrdev::declare_attribute_groups!(ASYNCN_ATTRIBUTES, AsyncnDevice, [
-    0 => "buffer_size",
-    1 => "readers",
-    2 => "writers",
-    3 => "subscribers",
-    4 => "writes",
-    5 => "notifications",
+    "buffer_size" => |device| device.buffer_size as u64,
+    "readers" => |device| device.stats.readers.load(Ordering::Relaxed).into(),
+    "writers" => |device| device.stats.writers.load(Ordering::Relaxed).into(),
+    "subscribers" => |device| device.stats.subscribers.load(Ordering::Relaxed).into(),
+    "writes" => |device| device.stats.writes.load(Ordering::Relaxed),
+    "notifications" => |device| device.stats.notifications.load(Ordering::Relaxed),
 ]);
+
+/// One message: the bytes of one write. Shared (`Arc`) between the device
+/// and the readers copying it out; never changed once published.
+struct Message {
+    /// `buffer_size` bytes (kvmalloc: large sizes need no high-order page).
+    bytes: KVVec<u8>,
+    /// Length of the message in `bytes`.
+    len: usize,
+}
+
+impl Message {
+    /// A zeroed, empty message buffer of `size` bytes.
+    fn new(size: usize) -> Result<UniqueArc<Self>> {
+        let bytes = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
+        Ok(UniqueArc::new(Self { bytes, len: 0 }, GFP_KERNEL)?)
+    }
+}
 
 /// What the device mutex protects.
 struct State {
-    /// The message buffer, `buffer_size` bytes; allocated zeroed on the
-    /// first open, freed when the last open file is released.
-    buffer: Option<KVec<u8>>,
-    /// Length of the current message in `buffer`.
-    len: usize,
+    /// The current message; `None` before the first write.
+    message: Option<Arc<Message>>,
+    /// A buffer for the next write; allocated on the first open, refilled
+    /// with the message a write replaces when no reader holds it.
+    spare: Option<UniqueArc<Message>>,
     /// Generation of the last successful write (never reused).
     generation: u64,
     /// Open files of the device.
@@ -137,8 +179,7 @@ struct AsyncnDevice {
     buffer_size: usize,
     #[pin]
     state: InterruptibleMutex<State>,
-    /// Generation of the readable message; 0 when there is none (no write
-    /// yet, or the last write faulted).
+    /// Generation of the readable message; 0 when there is none.
     current: AtomicU64,
     #[pin]
     readable: WaitQueue,
@@ -151,8 +192,8 @@ struct OpenFile {
     seen: AtomicU64,
 }
 
-const READABLE: u32 = POLLIN | POLLRDNORM;
-const WRITABLE: u32 = POLLOUT | POLLWRNORM;
+const READABLE: u32 = EPOLLIN | EPOLLRDNORM;
+const WRITABLE: u32 = EPOLLOUT | EPOLLWRNORM;
 
 impl AsyncnDevice {
     fn new(index: u32, buffer_size: usize) -> impl PinInit<Self, Error> {
@@ -161,8 +202,8 @@ impl AsyncnDevice {
             buffer_size,
             state <- InterruptibleMutex::new(
                 State {
-                    buffer: None,
-                    len: 0,
+                    message: None,
+                    spare: None,
                     generation: 0,
                     opens: 0,
                 },
@@ -183,6 +224,19 @@ impl AsyncnDevice {
         (current != 0 && current != open.seen.load(Ordering::Relaxed)).then_some(current)
     }
 
+    /// Claims the unread message for `open`: marks it read and returns it
+    /// with its generation and the generation `open` had read before.
+    fn claim_unread(&self, open: &OpenFile) -> Result<Option<(Arc<Message>, u64, u64)>> {
+        let state = self.state.lock_interruptible()?;
+        let Some(generation) = self.unread_generation(open) else {
+            return Ok(None);
+        };
+        // `current` is nonzero only while a message is published.
+        let message = state.message.clone().ok_or(EBADF)?;
+        let previous = open.seen.swap(generation, Ordering::Relaxed);
+        Ok(Some((message, generation, previous)))
+    }
+
     /// Wakes readers and pollers, then signals the subscribers.
     fn notify(&self) {
         self.readable.wake_all(READABLE);
@@ -195,9 +249,8 @@ impl FileOperations for AsyncnDevice {
 
     fn open(&self, file: &File) -> Result<OpenFile> {
         let mut state = self.state.lock_interruptible()?;
-        if state.buffer.is_none() {
-            state.buffer = Some(KVec::from_elem(0u8, self.buffer_size, GFP_KERNEL)?);
-            state.len = 0;
+        if state.opens == 0 && state.spare.is_none() {
+            state.spare = Some(Message::new(self.buffer_size)?);
         }
         state.opens += 1;
         if file.is_reader() {
@@ -208,7 +261,7 @@ impl FileOperations for AsyncnDevice {
         }
         trace!(
             "open",
-            "asyncn%u: open (read %u, write %u), %u open\n",
+            "asyncn{}: open (read {}, write {}), {} open",
             self.index,
             u32::from(file.is_reader()),
             u32::from(file.is_writer()),
@@ -231,41 +284,62 @@ impl FileOperations for AsyncnDevice {
         if file.is_writer() {
             self.stats.writers.fetch_sub(1, Ordering::Relaxed);
         }
-        let mut state = self.state.lock();
-        state.opens -= 1;
-        trace!(
-            "release",
-            "asyncn%u: release, %u open\n",
-            self.index,
-            state.opens
-        );
-        if state.opens == 0 {
-            state.buffer = None;
-            state.len = 0;
+        let (message, spare) = {
+            let mut state = self.state.lock();
+            state.opens -= 1;
+            trace!(
+                "release",
+                "asyncn{}: release, {} open",
+                self.index,
+                state.opens
+            );
+            if state.opens != 0 {
+                return;
+            }
             self.current.store(0, Ordering::Release);
-        }
+            (state.message.take(), state.spare.take())
+        };
+        // Freed after unlocking: the last open file is gone, so no read
+        // holds the message any more.
+        drop((message, spare));
     }
 
-    fn read(&self, open: &OpenFile, file: &File, out: &mut UserSliceWriter) -> Result<usize> {
+    fn read(&self, open: &OpenFile, file: &File, out: &mut IovDest<'_>) -> Result<usize> {
+        // Nothing asked for, nothing consumed: not even a message to block for.
+        if out.len() == 0 {
+            return Ok(0);
+        }
         loop {
-            {
-                let state = self.state.lock_interruptible()?;
-                if let Some(current) = self.unread_generation(open) {
-                    let buffer = state.buffer.as_deref().ok_or(EBADF)?;
-                    // Only the current message's bytes: never what an
-                    // older, longer message left behind it.
-                    let n = state.len.min(out.len());
-                    out.write_slice(&buffer[..n])?;
-                    open.seen.store(current, Ordering::Relaxed);
-                    trace!(
-                        "read",
-                        "asyncn%u: read %zu bytes of generation %llu\n",
-                        self.index,
-                        n,
-                        current
-                    );
-                    return Ok(n);
+            if let Some((message, generation, previous)) = self.claim_unread(open)? {
+                // Only the current message's bytes: never what an older,
+                // longer message left behind it. No lock is held: a fault
+                // here stalls this reader only.
+                let n = message.len.min(out.len());
+                if let Err(e) = out.write_all(&message.bytes[..n]) {
+                    // Give the message back (unless a later read of this file
+                    // took a newer one), and tell any sleeper it is readable.
+                    if open
+                        .seen
+                        .compare_exchange(
+                            generation,
+                            previous,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+                    {
+                        self.readable.wake_all(READABLE);
+                    }
+                    return Err(e);
                 }
+                trace!(
+                    "read",
+                    "asyncn{}: read {} bytes of generation {}",
+                    self.index,
+                    n,
+                    generation
+                );
+                return Ok(n);
             }
             if file.is_nonblocking() {
                 return Err(EAGAIN);
@@ -275,31 +349,32 @@ impl FileOperations for AsyncnDevice {
         }
     }
 
-    fn write(&self, _open: &OpenFile, _file: &File, input: &mut UserSliceReader) -> Result<usize> {
+    fn write(&self, _open: &OpenFile, _file: &File, input: &mut IovSource<'_>) -> Result<usize> {
         // Longer input is truncated to the buffer; the accepted length is
         // returned. A zero-length write changes nothing and notifies no one.
         let n = input.len().min(self.buffer_size);
         if n == 0 {
             return Ok(0);
         }
-        {
+        let spare = self.state.lock_interruptible()?.spare.take();
+        let mut message = match spare {
+            Some(message) => message,
+            None => Message::new(self.buffer_size)?,
+        };
+        // No lock is held: a fault here stalls this writer only, and leaves
+        // the published message as it was.
+        input.read_exact(&mut message.bytes[..n])?;
+        message.len = n;
+        let replaced = {
             let mut state = self.state.lock_interruptible()?;
-            let buffer = state.buffer.as_deref_mut().ok_or(EBADF)?;
-            if let Err(e) = input.read_slice(&mut buffer[..n]) {
-                // A fault may have left part of the new message in the
-                // buffer: drop the message rather than show a torn one.
-                buffer[..n].fill(0);
-                state.len = 0;
-                self.current.store(0, Ordering::Release);
-                return Err(e);
-            }
-            state.len = n;
             state.generation += 1;
-            self.current.store(state.generation, Ordering::Release);
+            let generation = state.generation;
+            let replaced = state.message.replace(message.into());
+            self.current.store(generation, Ordering::Release);
             // Only writers change these, under the mutex: plain stores, no
             // atomic read-modify-write on the hot path.
             let stats = &self.stats;
-            stats.writes.store(state.generation, Ordering::Relaxed);
+            stats.writes.store(generation, Ordering::Relaxed);
             let subscribers = u64::from(stats.subscribers.load(Ordering::Relaxed));
             let notifications = stats.notifications.load(Ordering::Relaxed);
             stats
@@ -307,23 +382,30 @@ impl FileOperations for AsyncnDevice {
                 .store(notifications + subscribers, Ordering::Relaxed);
             trace!(
                 "write",
-                "asyncn%u: wrote %zu bytes, generation %llu\n",
+                "asyncn{}: wrote {} bytes, generation {}",
                 self.index,
                 n,
-                state.generation
+                generation
             );
-        }
+            // The replaced message is the next spare unless a reader still
+            // holds it (then the reader's reference is the last one, and
+            // the next write allocates). Dropping a shared reference here
+            // only decrements it: nothing is freed under the lock.
+            match replaced {
+                Some(old) if state.spare.is_none() => {
+                    state.spare = Arc::into_unique_or_drop(old).map(Pin::into_inner);
+                    None
+                }
+                other => other,
+            }
+        };
+        drop(replaced);
         self.notify();
         Ok(n)
     }
 
     fn fasync(&self, _open: &OpenFile, fd: c_int, file: &File, on: bool) -> Result {
-        trace!(
-            "fasync",
-            "asyncn%u: O_ASYNC %u\n",
-            self.index,
-            u32::from(on)
-        );
+        trace!("fasync", "asyncn{}: O_ASYNC {}", self.index, u32::from(on));
         if self.subscribers.update(fd, file, on)? {
             if on {
                 self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
@@ -334,9 +416,9 @@ impl FileOperations for AsyncnDevice {
         Ok(())
     }
 
-    fn poll(&self, open: &OpenFile, file: &File, table: &PollTable) -> u32 {
+    fn poll<'a>(&'a self, open: &OpenFile, file: &File, table: &PollTable<'a>) -> u32 {
         // Register first, then test: a write in between still wakes us.
-        table.register(file, &self.readable);
+        table.register(&self.readable);
         let mut mask = 0;
         if file.is_reader() && self.unread_generation(open).is_some() {
             mask |= READABLE;
@@ -348,37 +430,8 @@ impl FileOperations for AsyncnDevice {
     }
 }
 
-impl ReadOnlyAttributes for AsyncnDevice {
-    fn show(&self, index: usize) -> u64 {
-        let stats = &self.stats;
-        match index {
-            0 => self.buffer_size as u64,
-            1 => stats.readers.load(Ordering::Relaxed).into(),
-            2 => stats.writers.load(Ordering::Relaxed).into(),
-            3 => stats.subscribers.load(Ordering::Relaxed).into(),
-            4 => stats.writes.load(Ordering::Relaxed),
-            5 => stats.notifications.load(Ordering::Relaxed),
-            _ => 0,
-        }
-    }
-}
-
-/// The registered devices; dropping it removes them last-created first.
-struct DeviceSet(KVec<Option<Pin<KBox<CharDev<AsyncnDevice>>>>>);
-
-impl Drop for DeviceSet {
-    fn drop(&mut self) {
-        for device in self.0.as_mut_slice().iter_mut().rev() {
-            drop(device.take());
-        }
-    }
-}
-
 struct Asyncn {
-    // Fields drop in declaration order: devices, then class, then region.
-    _devices: DeviceSet,
-    _class: Class,
-    _region: Region,
+    _devices: Pin<KBox<CharDevices<AsyncnDevice>>>,
 }
 
 /// Reads a parameter and checks its range.
@@ -394,35 +447,23 @@ impl kernel::Module for Asyncn {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let count = param_in_range("devices", DEVICES.get(), DEVICES_MAX)?;
         let buffer_size = param_in_range("buffer_size", BUFFER_SIZE.get(), BUFFER_SIZE_MAX)?;
+        trace::check_layout()?;
 
-        // Each step owns what it registered: on an error, what was done so
-        // far is undone in reverse order as the locals are dropped.
-        let region = Region::alloc(count, NAME)?;
-        let class = Class::create(NAME)?;
-        let mut devices = DeviceSet(KVec::with_capacity(count as usize, GFP_KERNEL)?);
+        // Everything is allocated and set up before anything is visible;
+        // on an error, what was done is undone as the locals are dropped.
+        let mut data = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for index in 0..count {
-            let mut device = KBox::pin_init(
-                CharDev::new(
-                    module,
-                    &ASYNCN_FOPS,
-                    AsyncnDevice::new(index, buffer_size as usize),
-                ),
+            data.push(
+                KBox::pin_init(AsyncnDevice::new(index, buffer_size as usize), GFP_KERNEL)?,
                 GFP_KERNEL,
             )?;
-            device
-                .as_mut()
-                .register(&region, &class, &ASYNCN_ATTRIBUTES, NAME, index)?;
-            devices.0.push(Some(device), GFP_KERNEL)?;
         }
+        let mut devices = KBox::pin_init(CharDevices::new(module, NAME, data), GFP_KERNEL)?;
+        let major = devices.major();
+        // Nodes, then the cdev: the last step that can fail.
+        devices.as_mut().register(&ASYNCN_ATTRIBUTES, NAME)?;
 
-        pr_info!(
-            "{count} device(s), {buffer_size}-byte buffers, major {}\n",
-            region.major()
-        );
-        Ok(Self {
-            _devices: devices,
-            _class: class,
-            _region: region,
-        })
+        pr_info!("{count} device(s), {buffer_size}-byte buffers, major {major}\n");
+        Ok(Self { _devices: devices })
     }
 }

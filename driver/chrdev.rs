@@ -3,48 +3,63 @@
 //! A thin safe layer over the C character-device API.
 //!
 //! The kernels we support have no Rust abstraction for classic character
-//! devices, so this file wraps the few C objects a driver needs, each owning
-//! what it registered and undoing it on drop:
+//! devices, so this file wraps the few C objects a driver needs:
 //!
-//! - [`Region`]: a range of device numbers (`alloc_chrdev_region`);
-//! - [`Class`]: a device class, so devtmpfs/udev/mdev create `/dev` nodes;
-//! - [`CharDev`]: a `struct cdev` next to the driver's per-device data, and
-//!   its device node (`cdev_add` + `device_create`);
-//! - [`FileOperations`] and [`Vtable`]: the `struct file_operations` table,
-//!   whose C callbacks call safe trait methods;
+//! - [`CharDevices`]: a range of device numbers (`alloc_chrdev_region`), a
+//!   device class (so devtmpfs/udev/mdev create `/dev` nodes), the driver's
+//!   data for each device, one device node per device, and one `struct cdev`
+//!   for the whole range, added last. Dropping it undoes all of that in
+//!   reverse order.
+//! - [`FileOperations`]: the callbacks of the `struct file_operations` table
+//!   that [`CharDevices`] builds for its own data type, so the table cannot
+//!   call one type's methods on another's data;
 //! - [`File`]: the `struct file` of an open call;
+//! - [`IovDest`] and [`IovSource`]: the user buffers of one `read_iter` or
+//!   `write_iter` call (one `iov_iter`, whatever the number of iovecs);
 //! - [`FasyncQueue`]: the list of `O_ASYNC` subscribers (`fasync_helper`,
 //!   `kill_fasync`);
 //! - [`PollTable`]: the `poll_table` of a `poll` call (`poll_wait`);
-//! - [`ReadOnlyAttributes`] and [`declare_attribute_groups!`]: read-only
-//!   sysfs files of each device node.
+//! - [`declare_attribute_groups!`]: read-only sysfs files of each device
+//!   node, typed by the data they read.
 //!
-//! Lifetimes: a `CharDev` must be dropped before the `Class` and `Region` it
-//! was registered with. Open files hold a reference on the module (the
-//! table's `owner`), so no `CharDev` is dropped while a file is open.
+//! Lifetimes: open files hold a reference on the module (the table's
+//! `owner`), so a `CharDevices` is not dropped while a file is open. During
+//! module init no file can be open at all: the cdev is the last thing
+//! registered, and adding it cannot half-succeed.
 
 use crate::compat;
-use core::{ffi::CStr, marker::PhantomPinned, ptr};
+use core::{ffi::CStr, marker::PhantomData, marker::PhantomPinned, ptr};
 use kernel::{
     bindings,
     error::{from_err_ptr, to_result, Error},
     ffi::{c_char, c_int, c_uint},
     prelude::*,
     types::Opaque,
-    uaccess::{UserSliceReader, UserSliceWriter},
     ThisModule,
 };
 
-/// `struct cdev` and its functions, which the kernel's generated bindings
-/// leave opaque (`<linux/cdev.h>` is not among the headers bindgen reads).
+/// `struct cdev` and its functions.
 ///
-/// The layout mirrors include/linux/cdev.h, unchanged since Linux 2.6.
-/// `__randomize_layout` does not apply: `CONFIG_RUST` excludes RANDSTRUCT.
+/// Linux 7.x's generated bindings have the type; older ones leave it opaque
+/// (`<linux/cdev.h>` is not among the headers bindgen reads), so there the
+/// layout is a copy of include/linux/cdev.h (unchanged since Linux 2.6).
+/// What guards the copy:
+/// - at compile time, on 7.x, the copy is compared with the bindings field
+///   by field (`LAYOUT_MATCHES_BINDINGS` below), and `CONFIG_RANDSTRUCT`
+///   (which may reorder `struct cdev`, a `__randomize_layout` type) stops
+///   the build;
+/// - at run time, [`CharDevices::register`] checks what `cdev_init` and
+///   `cdev_add` wrote: the `ops`, `list`, `dev` and `count` fields where the
+///   copy expects them, and a guard area after the struct that `cdev_init`'s
+///   `memset` of `sizeof(struct cdev)` bytes must not reach.
 mod cdev_sys {
     use kernel::{bindings, ffi::c_int, ffi::c_uint};
 
+    #[cfg(CONFIG_RANDSTRUCT)]
+    compile_error!("CONFIG_RANDSTRUCT may reorder struct cdev and struct file_operations");
+
     #[repr(C)]
-    pub(super) struct cdev {
+    pub(super) struct CdevCopy {
         pub(super) kobj: bindings::kobject,
         pub(super) owner: *mut bindings::module,
         pub(super) ops: *const bindings::file_operations,
@@ -52,6 +67,25 @@ mod cdev_sys {
         pub(super) dev: bindings::dev_t,
         pub(super) count: c_uint,
     }
+
+    #[cfg(asyncn_7_0)]
+    pub(super) use kernel::bindings::cdev;
+    #[cfg(not(asyncn_7_0))]
+    pub(super) use CdevCopy as cdev;
+
+    /// The copy against the kernel's own layout, where bindgen has it.
+    #[cfg(asyncn_7_0)]
+    const LAYOUT_MATCHES_BINDINGS: () = {
+        use core::mem::{offset_of, size_of};
+        assert!(size_of::<CdevCopy>() == size_of::<bindings::cdev>());
+        assert!(offset_of!(CdevCopy, owner) == offset_of!(bindings::cdev, owner));
+        assert!(offset_of!(CdevCopy, ops) == offset_of!(bindings::cdev, ops));
+        assert!(offset_of!(CdevCopy, list) == offset_of!(bindings::cdev, list));
+        assert!(offset_of!(CdevCopy, dev) == offset_of!(bindings::cdev, dev));
+        assert!(offset_of!(CdevCopy, count) == offset_of!(bindings::cdev, count));
+    };
+    #[cfg(asyncn_7_0)]
+    const _: () = LAYOUT_MATCHES_BINDINGS;
 
     // Empty C structs (`lockdep_map` without lockdep) trip this lint, as in the
     // kernel's own `bindings` crate.
@@ -63,60 +97,29 @@ mod cdev_sys {
     }
 }
 
-/// `struct poll_table_struct`, opaque in the generated bindings
-/// (`<linux/poll.h>` is not among the headers bindgen reads). Layout from
-/// include/linux/poll.h, unchanged since Linux 2.6.
-mod poll_sys {
-    use kernel::bindings;
-
-    pub(super) type PollQueueProc = unsafe extern "C" fn(
-        *mut bindings::file,
-        *mut bindings::wait_queue_head,
-        *mut poll_table_struct,
-    );
-
-    #[repr(C)]
-    pub(super) struct poll_table_struct {
-        pub(super) qproc: Option<PollQueueProc>,
-        pub(super) key: bindings::__poll_t,
-    }
-}
-
-/// Poll event bits (include/uapi/asm-generic/poll.h; the same values on
-/// arm, arm64 and x86). `(__force __poll_t)` casts hide them from bindgen.
+/// Poll event bits as `file_operations::poll` returns them: `__poll_t`
+/// values, `EPOLL*` in include/uapi/linux/eventpoll.h. bindgen cannot
+/// evaluate them (each is a `(__force __poll_t)` cast).
 pub(crate) mod poll {
-    pub(crate) const POLLIN: u32 = 0x0001;
-    pub(crate) const POLLOUT: u32 = 0x0004;
-    pub(crate) const POLLRDNORM: u32 = 0x0040;
-    pub(crate) const POLLWRNORM: u32 = 0x0100;
+    pub(crate) const EPOLLIN: u32 = 0x0001;
+    pub(crate) const EPOLLOUT: u32 = 0x0004;
+    pub(crate) const EPOLLRDNORM: u32 = 0x0040;
+    pub(crate) const EPOLLWRNORM: u32 = 0x0100;
 }
 
 /// A range of character device numbers.
-pub(crate) struct Region {
+struct Region {
     first: bindings::dev_t,
     count: c_uint,
 }
 
 impl Region {
-    /// Allocates `count` device numbers with a dynamic major.
-    pub(crate) fn alloc(count: u32, name: &'static CStr) -> Result<Self> {
+    /// Allocates `count` device numbers with a dynamic major, minors from 0.
+    fn alloc(count: u32, name: &'static CStr) -> Result<Self> {
         let mut first: bindings::dev_t = 0;
         // SAFETY: `first` is valid for writes; `name` is a static C string.
         to_result(unsafe { bindings::alloc_chrdev_region(&mut first, 0, count, c_chars(name)) })?;
         Ok(Self { first, count })
-    }
-
-    /// The dynamic major number.
-    pub(crate) fn major(&self) -> u32 {
-        self.first >> bindings::MINORBITS
-    }
-
-    /// The device number of the `index`-th device of the region.
-    fn devt(&self, index: u32) -> Result<bindings::dev_t> {
-        if index >= self.count {
-            return Err(EINVAL);
-        }
-        Ok(self.first + index)
     }
 }
 
@@ -128,11 +131,11 @@ impl Drop for Region {
 }
 
 /// A device class (`/sys/class/<name>`).
-pub(crate) struct Class(ptr::NonNull<bindings::class>);
+struct Class(ptr::NonNull<bindings::class>);
 
 impl Class {
     /// Creates the class `name`.
-    pub(crate) fn create(name: &'static CStr) -> Result<Self> {
+    fn create(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a static C string; the class keeps the pointer.
         let raw = from_err_ptr(unsafe { bindings::class_create(c_chars(name)) })?;
         ptr::NonNull::new(raw).map(Self).ok_or(ENOMEM)
@@ -142,7 +145,7 @@ impl Class {
 impl Drop for Class {
     fn drop(&mut self) {
         // SAFETY: the class was created by `create` and is destroyed once,
-        // after every device of it (see the module documentation).
+        // after every device node of it (see `CharDevices`).
         unsafe { bindings::class_destroy(self.0.as_ptr()) };
     }
 }
@@ -183,14 +186,15 @@ impl File {
     pub(crate) fn is_nonblocking(&self) -> bool {
         // SAFETY: reading `f_flags` of a live file; `fcntl(F_SETFL)` may
         // change it concurrently, which only makes this answer stale.
-        let flags = unsafe { core::ptr::read_volatile(&(*self.as_ptr()).f_flags) };
+        let flags = unsafe { ptr::read_volatile(&raw const (*self.as_ptr()).f_flags) };
         flags & bindings::O_NONBLOCK != 0
     }
 
     fn mode(&self) -> u32 {
-        // SAFETY: `f_mode` is set before `open` and not changed concurrently
-        // in the bits read here.
-        unsafe { (*self.as_ptr()).f_mode }
+        // SAFETY: reading `f_mode` of a live file; the VFS may set other
+        // bits concurrently (`FMODE_*` flags of its own), never the
+        // read/write bits read here, which are fixed at open.
+        unsafe { ptr::read_volatile(&raw const (*self.as_ptr()).f_mode) }
     }
 }
 
@@ -199,9 +203,72 @@ impl File {
 const FMODE_READ: u32 = 1 << 0;
 const FMODE_WRITE: u32 = 1 << 1;
 
-/// The callbacks a character device implements; `Self` is the per-device
-/// data stored in its [`CharDev`].
-pub(crate) trait FileOperations: Sync + Sized {
+/// The user buffers of one `read_iter` call, which the driver fills.
+pub(crate) struct IovDest<'a> {
+    iter: *mut bindings::iov_iter,
+    _call: PhantomData<&'a mut bindings::iov_iter>,
+}
+
+impl IovDest<'_> {
+    /// Bytes the caller asked for (all iovecs together).
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: the iterator is valid for the call (`'a`).
+        unsafe { compat::iov_iter_count(self.iter) }
+    }
+
+    /// Copies `data` to the user buffers. `data` must fit (`len()` bytes at
+    /// most: `EINVAL` otherwise); `EFAULT` if user memory faults, in which
+    /// case part of `data` may have been copied.
+    pub(crate) fn write_all(&mut self, data: &[u8]) -> Result {
+        if data.len() > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `data` is valid for reads of its length; the iterator is
+        // valid for the call and advanced by what was copied.
+        let copied =
+            unsafe { bindings::_copy_to_iter(data.as_ptr().cast(), data.len(), self.iter) };
+        if copied == data.len() {
+            Ok(())
+        } else {
+            Err(EFAULT)
+        }
+    }
+}
+
+/// The user buffers of one `write_iter` call, which the driver consumes.
+pub(crate) struct IovSource<'a> {
+    iter: *mut bindings::iov_iter,
+    _call: PhantomData<&'a mut bindings::iov_iter>,
+}
+
+impl IovSource<'_> {
+    /// Bytes the caller wrote (all iovecs together).
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: the iterator is valid for the call (`'a`).
+        unsafe { compat::iov_iter_count(self.iter) }
+    }
+
+    /// Fills `buf` from the user buffers. `buf` must not be longer than
+    /// `len()` (`EINVAL` otherwise); `EFAULT` if user memory faults, in
+    /// which case `buf` may hold part of the input.
+    pub(crate) fn read_exact(&mut self, buf: &mut [u8]) -> Result {
+        if buf.len() > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `buf` is valid for writes of its length; the iterator is
+        // valid for the call and advanced by what was copied.
+        let copied =
+            unsafe { bindings::_copy_from_iter(buf.as_mut_ptr().cast(), buf.len(), self.iter) };
+        if copied == buf.len() {
+            Ok(())
+        } else {
+            Err(EFAULT)
+        }
+    }
+}
+
+/// The callbacks of a character device; `Self` is the data of one device.
+pub(crate) trait FileOperations: Sync + Send + Sized {
     /// Data of one open file, kept in `file->private_data` until release.
     type Open: Send + Sync;
 
@@ -209,218 +276,316 @@ pub(crate) trait FileOperations: Sync + Sized {
     fn open(&self, file: &File) -> Result<Self::Open>;
     /// Last `close(2)` of the open file.
     fn release(&self, open: Self::Open, file: &File);
-    /// `read(2)`: fills `out`, returns the number of bytes written to it.
-    fn read(&self, open: &Self::Open, file: &File, out: &mut UserSliceWriter) -> Result<usize>;
-    /// `write(2)`: consumes `input`, returns the number of bytes accepted.
-    fn write(&self, open: &Self::Open, file: &File, input: &mut UserSliceReader) -> Result<usize>;
+    /// `read(2)`, `readv(2)`, `preadv2(2)`, io_uring reads: one call with
+    /// all its buffers; returns the number of bytes written to `out`.
+    fn read(&self, open: &Self::Open, file: &File, out: &mut IovDest<'_>) -> Result<usize>;
+    /// `write(2)`, `writev(2)`, `pwritev2(2)`, io_uring writes: one call
+    /// with all its buffers; returns the number of bytes accepted.
+    fn write(&self, open: &Self::Open, file: &File, input: &mut IovSource<'_>) -> Result<usize>;
     /// `fcntl(F_SETFL)` changing `O_ASYNC`.
     fn fasync(&self, open: &Self::Open, fd: c_int, file: &File, on: bool) -> Result;
     /// `poll`/`select`/`epoll`: registers on the wait queues through
-    /// `table`, returns the `POLL*` mask of what would not block now.
-    fn poll(&self, open: &Self::Open, file: &File, table: &PollTable) -> u32;
+    /// `table`, returns the `EPOLL*` mask of what would not block now.
+    /// Only queues that live as long as the device (`'a`) can be registered.
+    fn poll<'a>(&'a self, open: &Self::Open, file: &File, table: &PollTable<'a>) -> u32;
 }
 
-/// The `poll_table` of one `poll` call.
-pub(crate) struct PollTable(*mut poll_sys::poll_table_struct);
+/// `struct poll_table_struct` and `poll_wait()`.
+///
+/// Linux 7.x's bindings have both (the type and a helper for the inline
+/// function); older ones leave the type opaque, so there the layout is a
+/// copy of include/linux/poll.h (unchanged since Linux 2.6) and
+/// `poll_wait()` is written out. On 7.x the copy is still compiled and
+/// compared with the bindings, as evidence that it is current.
+mod poll_sys {
+    use kernel::bindings;
 
-impl PollTable {
+    pub(super) type PollQueueProc = unsafe extern "C" fn(
+        *mut bindings::file,
+        *mut bindings::wait_queue_head,
+        *mut PollTableCopy,
+    );
+
+    #[repr(C)]
+    pub(super) struct PollTableCopy {
+        pub(super) qproc: Option<PollQueueProc>,
+        pub(super) key: bindings::__poll_t,
+    }
+
+    #[cfg(asyncn_7_0)]
+    const _: () = {
+        use core::mem::{offset_of, size_of};
+        assert!(size_of::<PollTableCopy>() == size_of::<bindings::poll_table_struct>());
+        assert!(
+            offset_of!(PollTableCopy, qproc) == offset_of!(bindings::poll_table_struct, _qproc)
+        );
+        assert!(offset_of!(PollTableCopy, key) == offset_of!(bindings::poll_table_struct, _key));
+    };
+
+    /// `poll_wait(file, queue, table)`.
+    ///
+    /// # Safety
+    ///
+    /// `table` is null or the live table of a `poll` call on `file`;
+    /// `queue` is initialised and outlives the registration (until the
+    /// poller removes itself, at the latest when `file` is released).
+    pub(super) unsafe fn poll_wait(
+        file: *mut bindings::file,
+        queue: *mut bindings::wait_queue_head,
+        table: *mut bindings::poll_table_struct,
+    ) {
+        #[cfg(asyncn_7_0)]
+        // SAFETY: per the contract.
+        unsafe {
+            bindings::poll_wait(file, queue, table)
+        };
+        #[cfg(not(asyncn_7_0))]
+        {
+            let table = table.cast::<PollTableCopy>();
+            if !table.is_null() {
+                // SAFETY: a non-null table is valid for the `poll` call;
+                // `qproc` is the VFS's queueing function for it.
+                unsafe {
+                    if let Some(qproc) = (*table).qproc {
+                        qproc(file, queue, table);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `poll_table` of one `poll` call on one file. `'a` is the lifetime of
+/// the device's data: only wait queues that live that long can be
+/// registered, because the VFS (epoll) keeps the registration until the
+/// file is released.
+pub(crate) struct PollTable<'a> {
+    table: *mut bindings::poll_table_struct,
+    file: *mut bindings::file,
+    _device: PhantomData<&'a ()>,
+}
+
+impl<'a> PollTable<'a> {
     /// `poll_wait()`: makes `queue` wake this poller. Ends with a full
     /// barrier (as `sock_poll_wait()` does): the caller's readiness check
     /// that follows pairs with [`WaitQueue::wake_all`]'s check for waiters.
     ///
     /// [`WaitQueue::wake_all`]: crate::sync::WaitQueue::wake_all
-    pub(crate) fn register(&self, file: &File, queue: &crate::sync::WaitQueue) {
-        if !self.0.is_null() {
-            // SAFETY: a non-null table is valid for the duration of the
-            // `poll` call; `qproc` is the VFS's queueing function for it.
-            unsafe {
-                if let Some(qproc) = (*self.0).qproc {
-                    qproc(file.as_ptr(), queue.as_ptr(), self.0);
-                }
-            }
-        }
+    pub(crate) fn register(&self, queue: &'a crate::sync::WaitQueue) {
+        // SAFETY: `table` and `file` are those of the `poll` call this
+        // value was made for; `queue` lives as long as the device (`'a`),
+        // which outlives every open file of it.
+        unsafe { poll_sys::poll_wait(self.file, queue.as_ptr(), self.table) };
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
     }
 }
 
-/// A `struct file_operations` table of this module.
-#[repr(transparent)]
-pub(crate) struct Vtable(bindings::file_operations);
-
-// SAFETY: the table is immutable; the kernel only reads it.
-unsafe impl Sync for Vtable {}
-
-impl Vtable {
-    /// The table calling `T`'s methods. Without `llseek` and with
-    /// `nonseekable_open`, `lseek`/`pread`/`pwrite` fail with `ESPIPE`;
-    /// without `unlocked_ioctl`, every ioctl fails with `ENOTTY`.
-    #[doc(hidden)]
-    pub(crate) const fn new<T: FileOperations>(owner: *mut bindings::module) -> Self {
-        Self(bindings::file_operations {
-            owner,
-            open: Some(open_callback::<T>),
-            release: Some(release_callback::<T>),
-            read: Some(read_callback::<T>),
-            write: Some(write_callback::<T>),
-            fasync: Some(fasync_callback::<T>),
-            poll: Some(poll_callback::<T>),
-            // SAFETY: all-zero is a valid `file_operations` (no callback).
-            ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-        })
+/// The `struct file_operations` table calling `T`'s methods. Without
+/// `llseek` and with `stream_open`, `lseek`/`pread`/`pwrite` fail with
+/// `ESPIPE`; without `unlocked_ioctl`, every ioctl fails with `ENOTTY`.
+fn file_operations<T: FileOperations>(owner: *mut bindings::module) -> bindings::file_operations {
+    bindings::file_operations {
+        owner,
+        open: Some(open_callback::<T>),
+        release: Some(release_callback::<T>),
+        read_iter: Some(read_iter_callback::<T>),
+        write_iter: Some(write_iter_callback::<T>),
+        fasync: Some(fasync_callback::<T>),
+        poll: Some(poll_callback::<T>),
+        // SAFETY: all-zero is a valid `file_operations` (no callback).
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     }
 }
 
-/// Declares `static $name: Vtable` for the [`FileOperations`] type `$t`,
-/// owned by this module (so open files pin the module in memory).
-macro_rules! declare_file_operations {
-    ($name:ident, $t:ty) => {
-        static $name: $crate::chrdev::Vtable = $crate::chrdev::Vtable::new::<$t>(
-            // SAFETY: `__this_module` is the loader-provided `struct module`
-            // of this object; only its address is taken.
-            unsafe {
-                #[allow(improper_ctypes)]
-                extern "C" {
-                    static __this_module: ::kernel::types::Opaque<::kernel::bindings::module>;
-                }
-                __this_module.get()
-            },
-        );
-    };
-}
-pub(crate) use declare_file_operations;
+/// Words after the cdev that `cdev_init` must leave as they are.
+const CDEV_GUARD_WORDS: usize = 8;
+const CDEV_GUARD: u64 = 0xa5a5_5a5a_a5a5_5a5a;
 
-/// A character device: `struct cdev`, the driver's data `T`, and (once
-/// registered) its device node.
+/// The character devices of one driver: device numbers, class, the data
+/// `T` of each device, their nodes, and one cdev for all of them.
+///
+/// Registration order (see [`CharDevices::register`]): numbers, class and
+/// data first, then the nodes (opening one fails with `ENXIO` while no cdev
+/// covers its number), and the cdev last. Adding the cdev is one
+/// `kobj_map` call for the whole range, so the devices become usable all at
+/// once, after the last step that can fail.
 #[repr(C)]
 #[pin_data(PinnedDrop)]
-pub(crate) struct CharDev<T> {
-    /// First field: `open` finds the `CharDev` from `inode->i_cdev`.
+pub(crate) struct CharDevices<T: FileOperations> {
+    /// First field: `open` finds `Self` from `inode->i_cdev`.
     #[pin]
     cdev: Opaque<cdev_sys::cdev>,
+    /// Right after the cdev: the layout check's guard area.
+    cdev_guard: [u64; CDEV_GUARD_WORDS],
+    /// The table the cdev points at; built for `T`, owned by the module.
     #[pin]
-    data: T,
-    registered: Option<Registered>,
+    fops: Opaque<bindings::file_operations>,
+    /// The data of device `i` (minor `i`); boxed, so the nodes' drvdata
+    /// pointers stay valid.
+    devices: KVec<Pin<KBox<T>>>,
+    /// How many nodes exist (devices `0..nodes`).
+    nodes: u32,
+    cdev_added: bool,
+    // Dropped after the nodes (`PinnedDrop`), class before region.
+    class: Class,
+    region: Region,
     #[pin]
     _pin: PhantomPinned,
 }
 
-struct Registered {
-    devt: bindings::dev_t,
-    class: *mut bindings::class,
-}
-
-// SAFETY: the raw pointers are only handed to C functions that lock
+// SAFETY: the raw C objects are only handed to C functions that lock
 // internally; `T` is shared across tasks by the file callbacks.
-unsafe impl<T: Sync + Send> Send for CharDev<T> {}
+unsafe impl<T: FileOperations> Send for CharDevices<T> {}
 // SAFETY: as above.
-unsafe impl<T: Sync + Send> Sync for CharDev<T> {}
+unsafe impl<T: FileOperations> Sync for CharDevices<T> {}
 
-impl<T: FileOperations> CharDev<T> {
-    /// An initialiser of an unregistered device with the data `data`.
+impl<T: FileOperations> CharDevices<T> {
+    /// Allocates device numbers and the class `name` for `devices` (device
+    /// `i` gets minor `i`); nothing is visible yet.
     pub(crate) fn new(
         module: &'static ThisModule,
-        vtable: &'static Vtable,
-        data: impl PinInit<T, Error>,
+        name: &'static CStr,
+        devices: KVec<Pin<KBox<T>>>,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            // SAFETY: `slot` is valid for writes and pinned; `vtable` is static.
-            cdev <- Opaque::ffi_init(|slot: *mut cdev_sys::cdev| unsafe {
-                cdev_sys::cdev_init(slot, &vtable.0);
-                (*slot).owner = module.as_ptr();
-            }),
-            data <- data,
-            registered: None,
+            cdev: Opaque::uninit(),
+            cdev_guard: [CDEV_GUARD; CDEV_GUARD_WORDS],
+            fops: Opaque::new(file_operations::<T>(module.as_ptr())),
+            nodes: 0,
+            cdev_added: false,
+            region: Region::alloc(u32::try_from(devices.len())?, name)?,
+            class: Class::create(name)?,
+            devices,
             _pin: PhantomPinned,
-        })
+        }? Error)
     }
 
-    /// Makes the device live as `/dev/<name><index>`: adds the cdev for the
-    /// `index`-th number of `region` and creates the node in `class`.
-    /// `groups` are the sysfs attributes of the node (see
-    /// [`declare_attribute_groups!`]); they find `T` as the node's drvdata.
+    /// The dynamic major number.
+    pub(crate) fn major(&self) -> u32 {
+        self.region.first >> bindings::MINORBITS
+    }
+
+    /// Makes the devices live: creates `/dev/<name><i>` for each, with the
+    /// sysfs attributes `groups`, then adds the cdev. On an error, what was
+    /// done is undone when `self` is dropped; no file can have been opened.
     pub(crate) fn register(
         self: Pin<&mut Self>,
-        region: &Region,
-        class: &Class,
-        groups: &'static AttributeGroups,
+        groups: &'static AttributeGroups<T>,
         name: &'static CStr,
-        index: u32,
     ) -> Result {
-        let devt = region.devt(index)?;
-        // SAFETY: the device is not moved out of the pin; only a field that
-        // is not structurally pinned is written below.
+        // SAFETY: nothing is moved out of the pin; only fields that are not
+        // structurally pinned are written, and the pinned ones through
+        // their pointers.
         let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: the cdev was initialised by `new` and is pinned; from here
-        // on files may be opened, and `data` is fully initialised.
-        to_result(unsafe { cdev_sys::cdev_add(this.cdev.get(), devt, 1) })?;
-        let drvdata: *const T = &this.data;
-        // SAFETY: `class` is live; `groups` is a static, NULL-terminated
-        // array; `drvdata` outlives the node (removed in `drop`); the format
-        // takes a string and an `unsigned int`.
-        let node = unsafe {
-            bindings::device_create_with_groups(
-                class.0.as_ptr(),
-                ptr::null_mut(),
-                devt,
-                drvdata.cast_mut().cast(),
-                groups.as_ptr(),
-                c_chars(c"%s%u"),
-                c_chars(name),
-                index,
-            )
-        };
-        if let Err(e) = from_err_ptr(node) {
-            // SAFETY: the cdev was added above and no node refers to it.
-            unsafe { cdev_sys::cdev_del(this.cdev.get()) };
-            return Err(e);
+        for index in 0..this.region.count {
+            let drvdata: *const T = &*this.devices[index as usize];
+            // SAFETY: the class is live; `groups` is a static,
+            // NULL-terminated array whose callbacks read a `T` (its type
+            // says so) and `drvdata` is a `T` that outlives the node (the
+            // nodes are destroyed in `drop` before the data); the format
+            // takes a string and an `unsigned int`.
+            let node = unsafe {
+                bindings::device_create_with_groups(
+                    this.class.0.as_ptr(),
+                    ptr::null_mut(),
+                    this.region.first + index,
+                    drvdata.cast_mut().cast(),
+                    groups.as_ptr(),
+                    c_chars(c"%s%u"),
+                    c_chars(name),
+                    index,
+                )
+            };
+            from_err_ptr(node)?;
+            this.nodes = index + 1;
         }
-        this.registered = Some(Registered {
-            devt,
-            class: class.0.as_ptr(),
-        });
+        let cdev = this.cdev.get();
+        // SAFETY: `cdev` and the guard are this pinned struct's memory; the
+        // table is pinned next to it and lives as long as the cdev.
+        unsafe { cdev_sys::cdev_init(cdev, this.fops.get()) };
+        this.check_cdev_layout(false)?;
+        // SAFETY: the cdev was initialised above. This is the last step
+        // that can fail: from here on files may be opened.
+        to_result(unsafe { cdev_sys::cdev_add(cdev, this.region.first, this.region.count) })?;
+        this.cdev_added = true;
+        this.check_cdev_layout(true)
+    }
+
+    /// Checks that the C functions wrote the fields where the copied
+    /// layout puts them (see `cdev_sys`).
+    fn check_cdev_layout(&self, added: bool) -> Result {
+        let cdev = self.cdev.get().cast::<cdev_sys::CdevCopy>();
+        // SAFETY: the cdev was initialised by `cdev_init`; reading it is
+        // reading this struct's own memory.
+        let (ops, list, dev, count) =
+            unsafe { ((*cdev).ops, (*cdev).list.next, (*cdev).dev, (*cdev).count) };
+        // SAFETY: as above; only the address is taken.
+        let list_head = unsafe { &raw mut (*cdev).list };
+        let ok = self.cdev_guard.iter().all(|&w| w == CDEV_GUARD)
+            && ops == self.fops.get().cast_const()
+            && list == list_head
+            && (!added || (dev == self.region.first && count == self.region.count));
+        if !ok {
+            pr_err!("struct cdev does not have the layout this driver was built for\n");
+            return Err(EINVAL);
+        }
         Ok(())
     }
 
+    /// The data of the device `inode` belongs to.
+    ///
     /// # Safety
     ///
-    /// `inode` must be the inode of a file being opened on a cdev that is
-    /// the `cdev` field of a live `CharDev<T>`.
-    unsafe fn from_inode<'a>(inode: *const bindings::inode) -> &'a Self {
+    /// `inode` must be the inode of a file being opened on the cdev of a
+    /// live `CharDevices<T>`.
+    unsafe fn device_of<'a>(inode: *const bindings::inode) -> Option<&'a T> {
         // SAFETY: `cdev` is the first field of the `repr(C)` struct, so the
-        // cdev pointer is the `CharDev` pointer; the caller guarantees it
-        // is live for as long as the file is open.
-        unsafe { &*compat::inode_cdev(inode).cast::<Self>() }
+        // cdev pointer is the `CharDevices` pointer; the caller guarantees
+        // it is live for as long as the file is open.
+        let this = unsafe { &*compat::inode_cdev(inode).cast::<Self>() };
+        // SAFETY: the caller guarantees `inode` is valid.
+        let rdev = unsafe { (*inode).i_rdev };
+        let index = rdev.checked_sub(this.region.first)?;
+        this.devices.get(index as usize).map(|d| &**d)
     }
 }
 
 #[pinned_drop]
-impl<T> PinnedDrop for CharDev<T> {
+impl<T: FileOperations> PinnedDrop for CharDevices<T> {
     fn drop(self: Pin<&mut Self>) {
-        if let Some(reg) = &self.registered {
-            // SAFETY: node and cdev were added by `register`; the class is
-            // still alive (it is dropped after its devices).
-            unsafe {
-                bindings::device_destroy(reg.class, reg.devt);
-                cdev_sys::cdev_del(self.cdev.get());
-            }
+        if self.cdev_added {
+            // SAFETY: the cdev was added by `register`; no file is open (the
+            // module cannot be unloaded while one is).
+            unsafe { cdev_sys::cdev_del(self.cdev.get()) };
+        }
+        for index in (0..self.nodes).rev() {
+            // SAFETY: the node was created by `register` in this class,
+            // which is still alive (dropped after this).
+            unsafe { bindings::device_destroy(self.class.0.as_ptr(), self.region.first + index) };
         }
     }
 }
 
-/// The `CharDev` data and the open-file data behind a `struct file`.
+/// What `file->private_data` points to: the device and the open's data.
+struct OpenFile<T: FileOperations> {
+    device: *const T,
+    open: T::Open,
+}
+
+/// The device data and the open-file data behind a `struct file`.
 ///
 /// # Safety
 ///
-/// `file` must be an open file of a `CharDev<T>`, opened by `open_callback`.
+/// `file` must be an open file of a `CharDevices<T>`, opened by
+/// `open_callback::<T>`, and stay open for `'a`.
 unsafe fn file_parts<'a, T: FileOperations>(
     file: *mut bindings::file,
 ) -> (&'a T, &'a T::Open, &'a File) {
-    // SAFETY: per the contract, `f_inode` is a cdev inode of a live
-    // `CharDev<T>` and `private_data` is the `T::Open` boxed by `open`.
+    // SAFETY: per the contract, `private_data` is the `OpenFile<T>` boxed by
+    // `open_callback`, and the device outlives its open files.
     unsafe {
-        let dev = CharDev::<T>::from_inode((*file).f_inode);
-        let open = &*(*file).private_data.cast::<T::Open>();
-        (&dev.data, open, File::from_raw(file))
+        let open = &*(*file).private_data.cast::<OpenFile<T>>();
+        (&*open.device, &open.open, File::from_raw(file))
     }
 }
 
@@ -428,29 +593,32 @@ unsafe fn file_parts<'a, T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by [`Vtable::new`], for
-/// files of a live `CharDev<T>`.
+/// Only the VFS calls this, through a table made by `file_operations::<T>`,
+/// for files of a live `CharDevices<T>`.
 unsafe extern "C" fn open_callback<T: FileOperations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: the VFS calls `open` with a valid inode of one of our cdevs
-    // and a valid file being opened.
-    let (dev, file_ref) = unsafe { (CharDev::<T>::from_inode(inode), File::from_raw(file)) };
-    // SAFETY: as above; the device has no file position.
-    let ret = unsafe { bindings::nonseekable_open(inode, file) };
+    // SAFETY: the VFS calls `open` with a valid inode of our cdev and a
+    // valid file being opened.
+    let (device, file_ref) = unsafe { (CharDevices::<T>::device_of(inode), File::from_raw(file)) };
+    let Some(device) = device else {
+        return ENXIO.to_errno();
+    };
+    // SAFETY: as above. A stream: no file position, no seek, no pread.
+    let ret = unsafe { bindings::stream_open(inode, file) };
     if ret != 0 {
         return ret;
     }
     // Allocate first, so that a failed allocation cannot leave `T::open`'s
     // effects without a matching `release`.
-    let slot = match KBox::<T::Open>::new_uninit(GFP_KERNEL) {
+    let slot = match KBox::<OpenFile<T>>::new_uninit(GFP_KERNEL) {
         Ok(slot) => slot,
         Err(_) => return ENOMEM.to_errno(),
     };
-    match dev.data.open(file_ref) {
+    match device.open(file_ref) {
         Ok(open) => {
-            let boxed = KBox::write(slot, open);
+            let boxed = KBox::write(slot, OpenFile { device, open });
             // SAFETY: `file` is valid; `private_data` is ours until release.
             unsafe { (*file).private_data = KBox::into_raw(boxed).cast() };
             0
@@ -463,61 +631,66 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by [`Vtable::new`], for
-/// files of a live `CharDev<T>`.
+/// Only the VFS calls this, through a table made by `file_operations::<T>`,
+/// for files of a live `CharDevices<T>`.
 unsafe extern "C" fn release_callback<T: FileOperations>(
-    inode: *mut bindings::inode,
+    _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: called once per successful open, with that open's inode and
-    // file; `private_data` is the box made by `open_callback`.
-    let (dev, open, file_ref) = unsafe {
+    // SAFETY: called once per successful open, with that open's file;
+    // `private_data` is the box made by `open_callback`.
+    let (open, file_ref) = unsafe {
         (
-            CharDev::<T>::from_inode(inode),
-            KBox::from_raw((*file).private_data.cast::<T::Open>()),
+            KBox::from_raw((*file).private_data.cast::<OpenFile<T>>()),
             File::from_raw(file),
         )
     };
-    dev.data.release(KBox::into_inner(open), file_ref);
+    let OpenFile { device, open } = KBox::into_inner(open);
+    // SAFETY: the device outlives its open files.
+    unsafe { &*device }.release(open, file_ref);
     0
 }
 
-/// `file_operations::read`.
+/// `file_operations::read_iter`.
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by [`Vtable::new`], for
-/// files of a live `CharDev<T>`.
-unsafe extern "C" fn read_callback<T: FileOperations>(
-    file: *mut bindings::file,
-    buf: *mut c_char,
-    count: usize,
-    _pos: *mut bindings::loff_t,
+/// Only the VFS calls this, through a table made by `file_operations::<T>`,
+/// for files of a live `CharDevices<T>`.
+unsafe extern "C" fn read_iter_callback<T: FileOperations>(
+    iocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: `read` is only called on files opened by `open_callback`.
-    let (dev, open, file) = unsafe { file_parts::<T>(file) };
-    let mut out = compat::user_slice(buf.cast(), count).writer();
+    // SAFETY: `iocb` is valid for the call; its file was opened by
+    // `open_callback`.
+    let (dev, open, file) = unsafe { file_parts::<T>((*iocb).ki_filp) };
+    let mut out = IovDest {
+        iter,
+        _call: PhantomData,
+    };
     match dev.read(open, file, &mut out) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
 }
 
-/// `file_operations::write`.
+/// `file_operations::write_iter`.
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by [`Vtable::new`], for
-/// files of a live `CharDev<T>`.
-unsafe extern "C" fn write_callback<T: FileOperations>(
-    file: *mut bindings::file,
-    buf: *const c_char,
-    count: usize,
-    _pos: *mut bindings::loff_t,
+/// Only the VFS calls this, through a table made by `file_operations::<T>`,
+/// for files of a live `CharDevices<T>`.
+unsafe extern "C" fn write_iter_callback<T: FileOperations>(
+    iocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
 ) -> isize {
-    // SAFETY: `write` is only called on files opened by `open_callback`.
-    let (dev, open, file) = unsafe { file_parts::<T>(file) };
-    let mut input = compat::user_slice(buf.cast_mut().cast(), count).reader();
+    // SAFETY: `iocb` is valid for the call; its file was opened by
+    // `open_callback`.
+    let (dev, open, file) = unsafe { file_parts::<T>((*iocb).ki_filp) };
+    let mut input = IovSource {
+        iter,
+        _call: PhantomData,
+    };
     match dev.write(open, file, &mut input) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -528,8 +701,8 @@ unsafe extern "C" fn write_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by [`Vtable::new`], for
-/// files of a live `CharDev<T>`.
+/// Only the VFS calls this, through a table made by `file_operations::<T>`,
+/// for files of a live `CharDevices<T>`.
 unsafe extern "C" fn fasync_callback<T: FileOperations>(
     fd: c_int,
     file: *mut bindings::file,
@@ -547,15 +720,20 @@ unsafe extern "C" fn fasync_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by [`Vtable::new`], for
-/// files of a live `CharDev<T>`.
+/// Only the VFS calls this, through a table made by `file_operations::<T>`,
+/// for files of a live `CharDevices<T>`.
 unsafe extern "C" fn poll_callback<T: FileOperations>(
     file: *mut bindings::file,
     table: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
     // SAFETY: `poll` is only called on files opened by `open_callback`.
-    let (dev, open, file) = unsafe { file_parts::<T>(file) };
-    dev.poll(open, file, &PollTable(table.cast()))
+    let (dev, open, file_ref) = unsafe { file_parts::<T>(file) };
+    let table = PollTable {
+        table,
+        file,
+        _device: PhantomData,
+    };
+    dev.poll(open, file_ref, &table)
 }
 
 /// The `O_ASYNC` subscribers of a device: the head of the kernel's
@@ -601,30 +779,32 @@ impl FasyncQueue {
     }
 }
 
-/// Read-only sysfs attributes of a device node: attribute `index` of the
-/// table declared with [`declare_attribute_groups!`] shows `show(index)`.
-pub(crate) trait ReadOnlyAttributes: Sync {
-    fn show(&self, index: usize) -> u64;
-}
+/// A `show` callback of a device attribute, as sysfs calls it.
+#[doc(hidden)]
+pub(crate) type ShowCallback = compat::ShowFn;
 
-/// `device_attribute::show` for attribute `I` of `T`.
+/// The value an attribute shows, read from a `T`.
+#[doc(hidden)]
+pub(crate) type ShowValue<T> = fn(&T) -> u64;
+
+/// `device_attribute::show` for a node whose drvdata is a `T`: formats
+/// `value(data)`.
 ///
 /// # Safety
 ///
-/// Only sysfs calls this, for a node made by [`CharDev::register`] with
-/// drvdata pointing at a live `T`.
+/// `dev` must be a node made by [`CharDevices::<T>::register`] (drvdata
+/// points at a live `T`) and `buf` the page sysfs provides.
 #[doc(hidden)]
-pub(crate) unsafe extern "C" fn show_attribute<T: ReadOnlyAttributes, const I: usize>(
+pub(crate) unsafe fn show_attribute<T>(
     dev: *mut bindings::device,
-    _attr: *mut bindings::device_attribute,
     buf: *mut c_char,
+    value: ShowValue<T>,
 ) -> isize {
     // SAFETY: per the contract, drvdata is the node's `T`; sysfs removes the
     // attributes (waiting for running `show`s) before the node goes away.
     let data = unsafe { &*(*dev).driver_data.cast::<T>() };
-    let value: u64 = data.show(I);
     // SAFETY: `buf` is the page sysfs provides; the format takes one u64.
-    unsafe { bindings::sysfs_emit(buf, c_chars(c"%llu\n"), value) as isize }
+    unsafe { bindings::sysfs_emit(buf, c_chars(c"%llu\n"), value(data)) as isize }
 }
 
 /// A static attribute table.
@@ -647,15 +827,30 @@ pub(crate) struct AttributeGroup(pub(crate) bindings::attribute_group);
 unsafe impl Sync for AttributeGroup {}
 
 /// A NULL-terminated list of attribute groups, as `device_create_with_groups`
-/// takes it.
-#[repr(transparent)]
-pub(crate) struct AttributeGroups(pub(crate) [*const bindings::attribute_group; 2]);
+/// takes it, whose `show` callbacks read a `T` from the node's drvdata.
+/// Made only by [`declare_attribute_groups!`].
+pub(crate) struct AttributeGroups<T> {
+    groups: [*const bindings::attribute_group; 2],
+    _reads: PhantomData<fn(&T)>,
+}
 // SAFETY: as above.
-unsafe impl Sync for AttributeGroups {}
+unsafe impl<T> Sync for AttributeGroups<T> {}
 
-impl AttributeGroups {
+impl<T> AttributeGroups<T> {
+    /// # Safety
+    ///
+    /// Every `show` callback of `group` must be sound when the node's
+    /// drvdata is a live `T` (as [`show_attribute::<T>`] is).
+    #[doc(hidden)]
+    pub(crate) const unsafe fn new(group: *const bindings::attribute_group) -> Self {
+        Self {
+            groups: [group, ptr::null()],
+            _reads: PhantomData,
+        }
+    }
+
     fn as_ptr(&'static self) -> *mut *const bindings::attribute_group {
-        self.0.as_ptr().cast_mut()
+        self.groups.as_ptr().cast_mut()
     }
 }
 
@@ -675,38 +870,61 @@ pub(crate) const fn c_string(s: &'static str) -> &'static CStr {
     }
 }
 
-/// A read-only (0444) attribute named `name` showing value `I` of `T`.
+/// A read-only (0444) attribute named `name` with the callback `show`.
 #[doc(hidden)]
-pub(crate) const fn attribute<T: ReadOnlyAttributes, const I: usize>(
-    name: &'static CStr,
-) -> Attribute {
+pub(crate) const fn attribute(name: &'static CStr, show: ShowCallback) -> Attribute {
     // SAFETY: all-zero is a valid `device_attribute` (no callbacks).
     let mut attr: bindings::device_attribute =
         unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
     attr.attr.name = c_chars(name);
     attr.attr.mode = 0o444;
-    compat::set_show(&mut attr, show_attribute::<T, I>);
+    compat::set_show(&mut attr, show);
     Attribute(attr)
 }
 
-/// Declares `static $groups: AttributeGroups` with one read-only attribute
-/// per name; attribute `i` shows `<$t as ReadOnlyAttributes>::show(i)`.
+/// Declares `static $groups: AttributeGroups<$t>`, one read-only attribute
+/// per entry; `"name" => |data| expr` shows `expr` (a `u64`) computed from
+/// `data: &$t`, the node's device data.
 macro_rules! declare_attribute_groups {
-    ($groups:ident, $t:ty, [$($index:literal => $name:literal),+ $(,)?]) => {
-        static $groups: $crate::chrdev::AttributeGroups = {
-            use $crate::chrdev::{
-                attribute, Attribute, AttributeGroup, AttributeGroups, AttributePointers,
-            };
-            use ::core::ptr::{addr_of, null, null_mut};
+    ($groups:ident, $t:ty, [$($name:literal => |$data:ident| $value:expr),+ $(,)?]) => {
+        static $groups: $crate::chrdev::AttributeGroups<$t> = {
+            use $crate::chrdev::{attribute, Attribute, AttributeGroup, AttributePointers};
+            use ::core::ptr::{addr_of, null_mut};
 
-            static ATTRS: [Attribute; [$($index),+].len()] =
-                [$(attribute::<$t, $index>($crate::chrdev::c_string(concat!($name, "\0")))),+];
-            static POINTERS: AttributePointers<{ [$($index),+].len() + 1 }> =
-                AttributePointers([$(addr_of!(ATTRS[$index].0.attr).cast_mut(),)+ null_mut()]);
+            const COUNT: usize = [$($name),+].len();
+            static ATTRS: [Attribute; COUNT] = [$({
+                /// # Safety
+                ///
+                /// Only sysfs calls this, for a node of `AttributeGroups<$t>`.
+                unsafe extern "C" fn show(
+                    dev: *mut ::kernel::bindings::device,
+                    _attr: *mut ::kernel::bindings::device_attribute,
+                    buf: *mut ::kernel::ffi::c_char,
+                ) -> isize {
+                    fn value($data: &$t) -> u64 {
+                        $value
+                    }
+                    // SAFETY: the node's drvdata is a live `$t` (the groups'
+                    // type says so, and `CharDevices::<$t>` sets it).
+                    unsafe { $crate::chrdev::show_attribute::<$t>(dev, buf, value) }
+                }
+                attribute($crate::chrdev::c_string(concat!($name, "\0")), show)
+            }),+];
+            static POINTERS: AttributePointers<{ COUNT + 1 }> = {
+                let mut pointers = [null_mut(); COUNT + 1];
+                let mut i = 0;
+                while i < COUNT {
+                    pointers[i] = addr_of!(ATTRS[i].0.attr).cast_mut();
+                    i += 1;
+                }
+                AttributePointers(pointers)
+            };
             static GROUP: AttributeGroup = AttributeGroup($crate::compat::attribute_group(
                 addr_of!(POINTERS.0).cast_mut().cast(),
             ));
-            AttributeGroups([addr_of!(GROUP.0), null()])
+            // SAFETY: every callback above reads a `$t` through
+            // `show_attribute::<$t>`.
+            unsafe { $crate::chrdev::AttributeGroups::new(addr_of!(GROUP.0)) }
         };
     };
 }

@@ -9,7 +9,6 @@
 //! | what | 6.12 | 6.18, 7.x |
 //! |---|---|---|
 //! | `inode->i_cdev` (bindgen anonymous union) | `__bindgen_anon_4` | `__bindgen_anon_5` |
-//! | `UserSlice::new` pointer | `usize` | `UserPtr` |
 //! | `static_lock_class!()` | `&'static LockClassKey` | `Pin<&'static LockClassKey>` |
 //! | `module!` author key | `author` | `authors` (so neither is used: see `params::modinfo!`) |
 //!
@@ -19,7 +18,7 @@
 //! | `attribute_group::attrs` | a field | in a union with `attrs_const` |
 
 use core::pin::Pin;
-use kernel::{bindings, sync::LockClassKey, uaccess::UserSlice};
+use kernel::{bindings, sync::LockClassKey};
 
 /// The `struct cdev` of a character-device inode (`inode->i_cdev`, which
 /// bindgen places in an anonymous union).
@@ -38,13 +37,17 @@ pub(crate) unsafe fn inode_cdev(inode: *const bindings::inode) -> *mut bindings:
     }
 }
 
-/// A user-space buffer of `len` bytes at `ptr`.
-pub(crate) fn user_slice(ptr: *mut core::ffi::c_void, len: usize) -> UserSlice {
-    #[cfg(not(asyncn_6_18))]
-    let ptr = ptr as usize;
-    #[cfg(asyncn_6_18)]
-    let ptr = kernel::uaccess::UserPtr::from_ptr(ptr);
-    UserSlice::new(ptr, len)
+/// Bytes left in an iterator (`iov_iter_count()`, an inline function; the
+/// count sits in anonymous unions that bindgen names).
+///
+/// # Safety
+///
+/// `iter` must point to a live `iov_iter`.
+pub(crate) unsafe fn iov_iter_count(iter: *const bindings::iov_iter) -> usize {
+    // SAFETY: the caller guarantees `iter` is valid; `count` is valid for
+    // every iterator type (the union's other member, `__ubuf_iovec`, has
+    // the same layout with its length where `count` is).
+    unsafe { (*iter).__bindgen_anon_1.__bindgen_anon_1.as_ref().count }
 }
 
 /// What `static_lock_class!()` returns: a plain or a pinned static reference,

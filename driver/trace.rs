@@ -14,11 +14,16 @@
 //! (The `kernel` crate's `pr_debug!` is compiled in only with debug
 //! assertions and cannot be switched at run time.) On kernels without
 //! `CONFIG_DYNAMIC_DEBUG_CORE`, traces compile to nothing.
+//!
+//! The message is formatted by Rust (`format_args!`), passed to the kernel
+//! as one `%pA` argument, as the `kernel` crate's `pr_*!` macros do: no C
+//! format string meets the arguments, so `trace!` is safe for any of them.
 
 use crate::chrdev::c_chars;
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
-use kernel::bindings;
+use core::fmt;
+use kernel::{bindings, prelude::*};
 
 /// The dynamic debug descriptor of one call site.
 #[doc(hidden)]
@@ -30,11 +35,19 @@ pub(crate) struct Descriptor(UnsafeCell<bindings::_ddebug>);
 unsafe impl Sync for Descriptor {}
 
 // Bitfields of `_ddebug` after the four pointers, as GCC lays them out on
-// little-endian targets: lineno:18, class_id:6, flags:8.
+// little-endian targets: lineno:18, class_id:6, flags:8. A const fn cannot
+// call bindgen's accessors, so the bits are placed by hand here and checked
+// against those accessors when the module loads ([`check_layout`]).
 const _: () = assert!(cfg!(target_endian = "little"));
-const CLASS_DEFAULT: u32 = (1 << 6) - 1;
-const FLAGS_SHIFT: u32 = 24;
+const LINENO_BITS: u32 = 18;
+const CLASS_BITS: u32 = 6;
+const CLASS_DEFAULT: u32 = (1 << CLASS_BITS) - 1;
+const FLAGS_SHIFT: u32 = LINENO_BITS + CLASS_BITS;
 const FLAGS_PRINT: u32 = 1;
+// The four pointers, then the 32-bit bitfield unit the code above fills.
+const _: () = assert!(
+    core::mem::offset_of!(bindings::_ddebug, _bitfield_1) == 4 * core::mem::size_of::<usize>()
+);
 
 impl Descriptor {
     pub(crate) const fn new(
@@ -49,7 +62,7 @@ impl Descriptor {
         raw.function = c_chars(function);
         raw.filename = c_chars(filename);
         raw.format = c_chars(format);
-        let bits = (line & 0x3ffff) | (CLASS_DEFAULT << 18);
+        let bits = (line & ((1 << LINENO_BITS) - 1)) | (CLASS_DEFAULT << LINENO_BITS);
         raw._bitfield_1 = bindings::__BindgenBitfieldUnit::new(bits.to_le_bytes());
         Self(UnsafeCell::new(raw))
     }
@@ -64,14 +77,40 @@ impl Descriptor {
         (u32::from_le(bits) >> FLAGS_SHIFT) & FLAGS_PRINT != 0
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut bindings::_ddebug {
-        self.0.get()
+    /// Prints `args` through the kernel's dynamic debug, as this call site.
+    pub(crate) fn print(&'static self, args: fmt::Arguments<'_>) {
+        // SAFETY: the descriptor is a valid, static `_ddebug`; `%pA` takes
+        // one pointer to `fmt::Arguments`, valid for the call.
+        unsafe {
+            bindings::__dynamic_pr_debug(
+                self.0.get(),
+                c_chars(c"asyncn: %pA"),
+                core::ptr::from_ref(&args).cast::<core::ffi::c_void>(),
+            )
+        };
     }
 }
 
-/// `trace!("function", "printf format\n", args...)`: a dynamic debug print,
-/// prefixed `asyncn: `. The format is C's: `%u` for `u32`, `%zu` for
-/// `usize`, `%llu` for `u64`.
+/// Checks the hand-placed bitfields against bindgen's accessors: the load
+/// fails (`EINVAL`) if the kernel's `struct _ddebug` differs.
+pub(crate) fn check_layout() -> Result {
+    const LINE: u32 = 0x2_5a5a;
+    let descriptor = Descriptor::new(c"check", c"check", c"check", LINE);
+    let raw = descriptor.0.into_inner();
+    let placed = raw.lineno() == LINE && raw.class_id() == CLASS_DEFAULT && raw.flags() == 0;
+    let mut on = raw;
+    on.set_flags(FLAGS_PRINT);
+    let switched = Descriptor(UnsafeCell::new(on)).enabled();
+    if placed && switched {
+        Ok(())
+    } else {
+        pr_err!("struct _ddebug does not have the layout this driver was built for\n");
+        Err(EINVAL)
+    }
+}
+
+/// `trace!("function", "format", args...)`: a dynamic debug print, prefixed
+/// `asyncn: `, with Rust formatting (`{}`); a newline is added.
 macro_rules! trace {
     ($function:literal, $fmt:literal $(, $arg:expr)* $(,)?) => {{
         #[cfg(CONFIG_DYNAMIC_DEBUG_CORE)]
@@ -81,19 +120,11 @@ macro_rules! trace {
             static DESCRIPTOR: $crate::trace::Descriptor = $crate::trace::Descriptor::new(
                 $crate::chrdev::c_string(concat!($function, "\0")),
                 $crate::chrdev::c_string(concat!(file!(), "\0")),
-                $crate::chrdev::c_string(concat!("asyncn: ", $fmt, "\0")),
+                $crate::chrdev::c_string(concat!($fmt, "\n\0")),
                 line!(),
             );
             if DESCRIPTOR.enabled() {
-                // SAFETY: the descriptor is static; the caller matches the
-                // format's conversions to the arguments' C types.
-                unsafe {
-                    ::kernel::bindings::__dynamic_pr_debug(
-                        DESCRIPTOR.as_ptr(),
-                        $crate::chrdev::c_chars($crate::chrdev::c_string(concat!("asyncn: ", $fmt, "\0")))
-                        $(, $arg)*
-                    )
-                };
+                DESCRIPTOR.print(format_args!(concat!($fmt, "\n") $(, $arg)*));
             }
         }
         #[cfg(not(CONFIG_DYNAMIC_DEBUG_CORE))]
