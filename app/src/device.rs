@@ -83,6 +83,11 @@ impl Device {
         self.file
     }
 
+    /// The underlying file, shared: `&File` reads and writes too.
+    pub fn file_ref(&self) -> &File {
+        &self.file
+    }
+
     /// The underlying file, for the system calls the cases probe directly.
     pub fn file(&mut self) -> &mut File {
         &mut self.file

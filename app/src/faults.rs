@@ -1,0 +1,257 @@
+//! Module init under fault injection (kernels with `CONFIG_FAULT_INJECTION`,
+//! the debug flavour): for N = 1, 2, … the Nth fault-injection point of a
+//! load fails (`/proc/thread-self/fail-nth`), with slab, page-allocation
+//! and user-copy faults armed. Each load must succeed, or fail with an
+//! errno and leave nothing behind (module, class, nodes, device numbers);
+//! the sweep ends at the first N that a load no longer reaches. Leaks are
+//! left to kmemleak, which the debug guest asks after the run.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use nix::kmod::{finit_module, ModuleInitFlags};
+
+use crate::cases::{CaseResult, Context, WAIT};
+use crate::module;
+use crate::tap::{extend_watchdog, Tap};
+
+const FAIL_NTH: &str = "/proc/thread-self/fail-nth";
+const DEBUGFS: &str = "/sys/kernel/debug";
+/// Far more points than a module load has: a sweep that gets here is stuck.
+const MAX_POINTS: u32 = 20_000;
+
+/// The fault-injection settings of the sweep; the previous values come
+/// back when it is dropped.
+struct Knobs {
+    saved: Vec<(PathBuf, String)>,
+}
+
+impl Knobs {
+    /// Arms slab, page-allocation and user-copy faults for fail-nth: also
+    /// for allocations that may sleep, of any order, and without the stack
+    /// dump each injected fault prints by default.
+    fn arm() -> io::Result<Self> {
+        let mut knobs = Self { saved: Vec::new() };
+        for (file, value) in [
+            ("failslab/ignore-gfp-wait", "N"),
+            ("failslab/verbose", "0"),
+            ("fail_page_alloc/ignore-gfp-wait", "N"),
+            ("fail_page_alloc/ignore-gfp-highmem", "N"),
+            ("fail_page_alloc/min-order", "0"),
+            ("fail_page_alloc/verbose", "0"),
+            ("fail_usercopy/verbose", "0"),
+        ] {
+            knobs.set(&Path::new(DEBUGFS).join(file), value)?;
+        }
+        Ok(knobs)
+    }
+
+    fn set(&mut self, path: &Path, value: &str) -> io::Result<()> {
+        let old = std::fs::read_to_string(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        std::fs::write(path, value)?;
+        self.saved.push((path.to_owned(), old.trim().to_owned()));
+        Ok(())
+    }
+}
+
+impl Drop for Knobs {
+    fn drop(&mut self) {
+        for (path, value) in self.saved.iter().rev() {
+            let _ = std::fs::write(path, value);
+        }
+    }
+}
+
+/// `/proc/thread-self/fail-nth` of this thread.
+struct FailNth(File);
+
+impl FailNth {
+    fn open() -> io::Result<Self> {
+        Ok(Self(
+            OpenOptions::new().read(true).write(true).open(FAIL_NTH)?,
+        ))
+    }
+
+    /// Makes the `n`th fault-injection point of this thread fail (0: none).
+    fn arm(&mut self, n: u32) -> io::Result<()> {
+        self.0.write_all(n.to_string().as_bytes())
+    }
+
+    /// Whether the armed fault was injected: the counter reads 0 then. The
+    /// read's own copy to user space is a fault point too: when it is the
+    /// one that fails (EFAULT), the counter was 1, so nothing was injected
+    /// before it.
+    fn injected(&mut self) -> io::Result<bool> {
+        self.0.seek(SeekFrom::Start(0))?;
+        let mut text = String::new();
+        let injected = match self.0.read_to_string(&mut text) {
+            Ok(_) => text.trim() == "0",
+            Err(e) if e.raw_os_error() == Some(libc::EFAULT) => false,
+            Err(e) => return Err(e),
+        };
+        self.arm(0)?;
+        Ok(injected)
+    }
+}
+
+/// What a failed load may leave: every trace of the module, by path.
+fn leftovers(device: &Path) -> Vec<String> {
+    let mut left: Vec<String> = ["/sys/module/asyncn", "/sys/class/asyncn"]
+        .into_iter()
+        .map(Path::new)
+        .chain([device])
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    let devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+    if devices
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("asyncn"))
+    {
+        left.push("asyncn in /proc/devices".into());
+    }
+    left
+}
+
+/// Mounts debugfs if it is not mounted; true when this call mounted it.
+fn mount_debugfs() -> io::Result<bool> {
+    if Path::new(DEBUGFS).join("failslab").exists() {
+        return Ok(false);
+    }
+    nix::mount::mount(
+        Some("debugfs"),
+        DEBUGFS,
+        Some("debugfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )?;
+    Ok(true)
+}
+
+pub fn init_faults(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    let what = "every failure point of module init fails the load cleanly";
+    let Some(path) = &ctx.module else {
+        tap.skip(what, "no --module given");
+        return Ok(());
+    };
+    if !Path::new(FAIL_NTH).exists() {
+        tap.skip(what, "the kernel has no CONFIG_FAULT_INJECTION");
+        return Ok(());
+    }
+    let mounted = mount_debugfs()?;
+    let result = sweep(ctx, tap, path);
+    if mounted {
+        let _ = nix::mount::umount(DEBUGFS);
+    }
+    result
+}
+
+fn sweep(ctx: &Context, tap: &mut Tap, path: &Path) -> CaseResult {
+    // A debug kernel loads a module in tens of milliseconds; hundreds of
+    // points.
+    extend_watchdog(1800);
+    let params = format!(
+        "devices={} buffer_size={}",
+        ctx.params.devices, ctx.params.buffer_size
+    );
+    module::unload()?;
+    if !module::wait_gone(&ctx.device, WAIT) {
+        return Err("the device node stayed after rmmod".into());
+    }
+    let image = File::open(path)?;
+    let c_params = CString::new(params.clone())?;
+    let start = Instant::now();
+    let mut errnos: BTreeMap<String, u32> = BTreeMap::new();
+    let mut unclean: Vec<String> = Vec::new();
+    let (mut tolerated, mut points, mut reached_end) = (0u32, 0u32, false);
+    {
+        let knobs = Knobs::arm()?;
+        let mut fail_nth = FailNth::open()?;
+        for n in 1..=MAX_POINTS {
+            fail_nth.arm(n)?;
+            let loaded = finit_module(&image, &c_params, ModuleInitFlags::empty());
+            let injected = fail_nth.injected()?;
+            match (loaded, injected) {
+                (Ok(()), false) => {
+                    reached_end = true;
+                    break;
+                }
+                (Ok(()), true) => {
+                    // The failure was absorbed (a retry, an optional
+                    // allocation): the module is loaded and must work.
+                    tolerated += 1;
+                    points = n;
+                    let used = crate::lifecycle::round_trip(
+                        &ctx.device,
+                        ctx.params.buffer_size,
+                        b"after a tolerated fault",
+                    );
+                    if !module::wait_for(&ctx.device, WAIT) || !matches!(used, Ok(true)) {
+                        unclean.push(format!("point {n}: loaded, but the device does not work"));
+                    }
+                    module::unload()?;
+                    module::wait_gone(&ctx.device, WAIT);
+                }
+                (Err(e), true) => {
+                    points = n;
+                    *errnos.entry(format!("{e:?}")).or_default() += 1;
+                    let left = leftovers(&ctx.device);
+                    if !left.is_empty() {
+                        unclean.push(format!("point {n} ({e:?}) left {}", left.join(", ")));
+                    }
+                }
+                (Err(e), false) => {
+                    unclean.push(format!(
+                        "point {n}: the load failed ({e:?}) with no fault injected"
+                    ));
+                    break;
+                }
+            }
+            if unclean.len() > 10 {
+                break;
+            }
+        }
+        drop(knobs);
+    }
+    let elapsed = start.elapsed();
+    tap.note(format!(
+        "init-faults: {points} failure points in a load (module loader and init), swept in {:.1} s; \
+         errors {errnos:?}; {tolerated} absorbed",
+        elapsed.as_secs_f64()
+    ));
+    tap.check(
+        reached_end,
+        format!("the sweep ended with a load that reached no fault point (after {points})"),
+    );
+    tap.check(
+        unclean.is_empty(),
+        format!(
+            "each of the {points} injected faults failed the load with an errno and left nothing, \
+             or was absorbed by a working load{}",
+            if unclean.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", unclean.join("; "))
+            }
+        ),
+    );
+    // Back as the other cases expect it.
+    if leftovers(&ctx.device)
+        .iter()
+        .any(|l| l.starts_with("/sys/module"))
+    {
+        module::unload()?;
+        module::wait_gone(&ctx.device, WAIT);
+    }
+    module::load(path, &params).map_err(|e| format!("reload: {e:?}"))?;
+    tap.check(
+        module::wait_for(&ctx.device, WAIT),
+        "the module loads normally afterwards",
+    );
+    Ok(())
+}
