@@ -2,6 +2,7 @@
 #
 #   ARCH=arm64|arm|x86_64  guest architecture (default arm64)
 #   KERNEL=6.12|7.3        kernel series (default: 6.12, or 7.3 for arm)
+#   KERNEL=6.18 LINUX_SRC=<dir>  a Linux 6.18 tree you provide (not in CI)
 #   PACE=2s                pause between the demo's writes
 #   GUEST_TIMEOUT=300      seconds a guest may run
 #   FLAVOUR=debug          kernel with lockdep, KASAN, KFENCE, kmemleak (Clang)
@@ -18,7 +19,7 @@
 
 PACE ?= 2s
 SECONDS ?= 300
-export ARCH KERNEL BOARD INIT PACE SEED PROCS ROUNDS
+export ARCH KERNEL LINUX_SRC BOARD INIT PACE SEED PROCS ROUNDS
 # The clock of the step lines: seconds since this make started.
 export ASYNCN_T0 := $(shell date +%s)
 

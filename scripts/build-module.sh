@@ -26,6 +26,18 @@ build_module "$TOP/driver" driver ${CLIPPY:+CLIPPY=$CLIPPY}
 if [ "${CLIPPY:-0}" != 1 ]; then
 	cp "$MODULE_WORK/asyncn.ko" "$OUT/asyncn.ko"
 	info "module: ${OUT#"$TOP"/}/asyncn.ko"
+	# The .modinfo records are written by hand (params.rs): read them back
+	# as modinfo(8) and the loader do.
+	modinfo_out=$(/sbin/modinfo "$OUT/asyncn.ko") || die "modinfo cannot read $OUT/asyncn.ko"
+	for want in \
+		'license: *GPL$' \
+		'author: *asyncn developers$' \
+		'parm: *devices:Number of devices /dev/asyncnN \(1-256\) \(uint\)$' \
+		'parm: *buffer_size:Size of each device.s message buffer in bytes \(1-65536\) \(uint\)$'; do
+		grep -qE "^$want" <<<"$modinfo_out" ||
+			die "modinfo of asyncn.ko has no line matching '$want'" "$modinfo_out"
+	done
+	info "modinfo: licence, author and both parameters with their types"
 else
 	info "clippy: no findings in driver/"
 fi

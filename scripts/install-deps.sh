@@ -31,6 +31,7 @@ apt_packages=(
 	rsync           # build_module: the copy of driver/ and bench/ it builds in
 	gzip            # the initramfs
 	file            # build_app: is the app stripped, read as OE-core's QA reads it
+	kmod            # build_module: modinfo reads the module's .modinfo records
 	python3 python3-venv # bench report, crates.inc check, oelint-adv's venv
 	"$LIBCLANG_PKG" # bindgen, for the kernel's Rust bindings
 	"$QEMU_PKG"     # the guest
@@ -46,9 +47,8 @@ if [ "$BOARD" = raspi3b ]; then
 		bmap-tools bzip2           # the .bmap, the compressed card, the flash
 	)
 fi
-# The Debian root: debootstrap with the archive's keys (only a Recommends),
-# depmod for the module.
-[ "$INIT" = systemd ] && apt_packages+=(debootstrap debian-archive-keyring kmod)
+# The Debian root: debootstrap with the archive's keys (only a Recommends).
+[ "$INIT" = systemd ] && apt_packages+=(debootstrap debian-archive-keyring)
 
 # apt-get update fails when any one index does (a mirror mid-sync, say).
 # Try a few times; then warn and go on, and let the install or download

@@ -201,15 +201,33 @@ kernel_setup() {
 		LIBCLANG_PKG=libclang-$LLVM_VERSION-dev
 		export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 		;;
+	6.18)
+		# The kernel of Yocto wrynose and meta-raspberrypi. No distribution
+		# packages its source for this machine, so the tree is the user's
+		# (a single-branch linux-6.18.y clone fits); CI cannot fetch one.
+		[ -n "${LINUX_SRC:-}" ] || die "KERNEL=6.18 builds a Linux 6.18 tree that you provide" \
+			"run: make test KERNEL=6.18 LINUX_SRC=<directory of a linux-6.18.y source tree>" \
+			"(for example: git clone --depth 1 --single-branch -b linux-6.18.y \\" \
+			"   https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git)"
+		[ -f "$LINUX_SRC/Makefile" ] || die "LINUX_SRC=$LINUX_SRC has no Makefile: not a kernel source tree"
+		KERNEL_PKG=linux-$KERNEL
+		KERNEL_FROM=dir
+		LLVM_VERSION=19
+		LIBCLANG_PKG=libclang-$LLVM_VERSION-dev
+		export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
+		;;
 	*)
-		die "unsupported KERNEL=$KERNEL" "supported: 6.12, 7.3"
+		die "unsupported KERNEL=$KERNEL" "supported: 6.12, 7.3; 6.18 with LINUX_SRC=<tree>"
 		;;
 	esac
 }
 
 # The exact version of the kernel source package in use.
 kernel_pkg_version() {
-	if [ "$KERNEL_FROM" = apt ]; then
+	if [ "$KERNEL_FROM" = dir ]; then
+		# The tree's version, and where it is: another tree is another build.
+		echo "$(make -s -C "$LINUX_SRC" kernelversion 2>/dev/null) $(realpath "$LINUX_SRC")"
+	elif [ "$KERNEL_FROM" = apt ]; then
 		dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null || echo none
 	else
 		cat "$BUILD/pkg/$KERNEL_PKG/VERSION" 2>/dev/null || echo none
@@ -304,6 +322,7 @@ require_rust_metadata() {
 
 kernel_paths() {
 	KSRC=$BUILD/src/linux-$KERNEL
+	[ "$KERNEL_FROM" = dir ] && KSRC=$(realpath "$LINUX_SRC")
 	KBUILD=$(kernel_build_dir)
 }
 
