@@ -232,7 +232,7 @@ impl AsyncnDevice {
             return Ok(None);
         };
         // `current` is nonzero only while a message is published.
-        let message = state.message.clone().ok_or(EBADF)?;
+        let message = state.message.clone().ok_or(EIO)?;
         let previous = open.seen.swap(generation, Ordering::Relaxed);
         Ok(Some((message, generation, previous)))
     }
@@ -248,9 +248,16 @@ impl FileOperations for AsyncnDevice {
     type Open = OpenFile;
 
     fn open(&self, file: &File) -> Result<OpenFile> {
+        // The first open allocates the spare buffer, outside the lock.
+        let first = self.state.lock_interruptible()?.opens == 0;
+        let mut fresh = if first {
+            Some(Message::new(self.buffer_size)?)
+        } else {
+            None
+        };
         let mut state = self.state.lock_interruptible()?;
-        if state.opens == 0 && state.spare.is_none() {
-            state.spare = Some(Message::new(self.buffer_size)?);
+        if state.spare.is_none() && state.message.is_none() {
+            state.spare = fresh.take();
         }
         state.opens += 1;
         if file.is_reader() {
@@ -267,6 +274,9 @@ impl FileOperations for AsyncnDevice {
             u32::from(file.is_writer()),
             state.opens
         );
+        drop(state);
+        // Another first open got there first: freed outside the lock.
+        drop(fresh);
         // A new file has read nothing: a message already there is unread.
         Ok(OpenFile {
             seen: AtomicU64::new(0),
@@ -310,7 +320,13 @@ impl FileOperations for AsyncnDevice {
             return Ok(0);
         }
         loop {
-            if let Some((message, generation, previous)) = self.claim_unread(open)? {
+            // The mutex only when there is something to claim: a read with
+            // nothing new (a poll loop's `EAGAIN`) does not take it.
+            let claimed = match self.unread_generation(open) {
+                Some(_) => self.claim_unread(open)?,
+                None => None,
+            };
+            if let Some((message, generation, previous)) = claimed {
                 // Only the current message's bytes: never what an older,
                 // longer message left behind it. No lock is held: a fault
                 // here stalls this reader only.
@@ -341,7 +357,7 @@ impl FileOperations for AsyncnDevice {
                 );
                 return Ok(n);
             }
-            if file.is_nonblocking() {
+            if file.is_nonblocking() || out.nowait() {
                 return Err(EAGAIN);
             }
             self.readable
@@ -363,10 +379,18 @@ impl FileOperations for AsyncnDevice {
         };
         // No lock is held: a fault here stalls this writer only, and leaves
         // the published message as it was.
-        input.read_exact(&mut message.bytes[..n])?;
+        if let Err(e) = input.read_exact(&mut message.bytes[..n]) {
+            let mut state = self.state.lock();
+            let unused = state.spare.replace(message);
+            drop(state);
+            drop(unused);
+            return Err(e);
+        }
         message.len = n;
         let replaced = {
-            let mut state = self.state.lock_interruptible()?;
+            // Uninterruptible: the copy is done, and the wait is bounded
+            // (no holder of the mutex waits on user memory).
+            let mut state = self.state.lock();
             state.generation += 1;
             let generation = state.generation;
             let replaced = state.message.replace(message.into());
@@ -406,7 +430,9 @@ impl FileOperations for AsyncnDevice {
 
     fn fasync(&self, _open: &OpenFile, fd: c_int, file: &File, on: bool) -> Result {
         trace!("fasync", "asyncn{}: O_ASYNC {}", self.index, u32::from(on));
-        if self.subscribers.update(fd, file, on)? {
+        // SAFETY: the file is removed by `release` (and by the VFS's
+        // `fasync(-1, file, 0)` on the last close) before it is released.
+        if unsafe { self.subscribers.update(fd, file, on) }? {
             if on {
                 self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -458,7 +484,10 @@ impl kernel::Module for Asyncn {
                 GFP_KERNEL,
             )?;
         }
-        let mut devices = KBox::pin_init(CharDevices::new(module, NAME, data), GFP_KERNEL)?;
+        // SAFETY: `devices` is dropped either below, when `register`
+        // fails (no file can be open then), or with the module at exit.
+        let mut devices =
+            KBox::pin_init(unsafe { CharDevices::new(module, NAME, data) }, GFP_KERNEL)?;
         let major = devices.major();
         // Nodes, then the cdev: the last step that can fail.
         devices.as_mut().register(&ASYNCN_ATTRIBUTES, NAME)?;

@@ -22,10 +22,13 @@
 //! - [`declare_attribute_groups!`]: read-only sysfs files of each device
 //!   node, typed by the data they read.
 //!
-//! Lifetimes: open files hold a reference on the module (the table's
-//! `owner`), so a `CharDevices` is not dropped while a file is open. During
-//! module init no file can be open at all: the cdev is the last thing
-//! registered, and adding it cannot half-succeed.
+//! Lifetimes: open files hold a reference on the module (the table's and
+//! the cdev's `owner`), so the module's `CharDevices`, dropped at module
+//! exit, is not dropped while a file is open. During module init no file
+//! can be open at all: adding the cdev is the last step of `register`, it
+//! cannot half-succeed, and nothing after it can fail. Creating a
+//! `CharDevices` is `unsafe` for that reason: it must not be dropped at any
+//! other time.
 
 use crate::compat;
 use core::{ffi::CStr, marker::PhantomData, marker::PhantomPinned, ptr};
@@ -203,13 +206,36 @@ impl File {
 const FMODE_READ: u32 = 1 << 0;
 const FMODE_WRITE: u32 = 1 << 1;
 
+// `IOCB_NOWAIT` is `(__force int) RWF_NOWAIT` (include/linux/fs.h), a cast
+// bindgen cannot evaluate; `RWF_NOWAIT` is 0x8 (include/uapi/linux/fs.h).
+const IOCB_NOWAIT: c_int = 0x8;
+
+/// Whether the call must not sleep waiting for data (`IOCB_NOWAIT`: io_uring
+/// tries a read inline this way after `poll` said readable, and arms a poll
+/// if it gets `EAGAIN`).
+///
+/// # Safety
+///
+/// `iocb` must be the valid `kiocb` of the current call.
+unsafe fn iocb_nowait(iocb: *const bindings::kiocb) -> bool {
+    // SAFETY: per the contract.
+    unsafe { (*iocb).ki_flags & IOCB_NOWAIT != 0 }
+}
+
 /// The user buffers of one `read_iter` call, which the driver fills.
 pub(crate) struct IovDest<'a> {
     iter: *mut bindings::iov_iter,
+    nowait: bool,
     _call: PhantomData<&'a mut bindings::iov_iter>,
 }
 
 impl IovDest<'_> {
+    /// Whether the caller asked not to wait (`IOCB_NOWAIT`): answer
+    /// `EAGAIN` rather than block for data.
+    pub(crate) fn nowait(&self) -> bool {
+        self.nowait
+    }
+
     /// Bytes the caller asked for (all iovecs together).
     pub(crate) fn len(&self) -> usize {
         // SAFETY: the iterator is valid for the call (`'a`).
@@ -362,7 +388,9 @@ mod poll_sys {
 pub(crate) struct PollTable<'a> {
     table: *mut bindings::poll_table_struct,
     file: *mut bindings::file,
-    _device: PhantomData<&'a ()>,
+    /// Invariant in `'a`: a `poll` implementation cannot shorten it to
+    /// register a queue that lives less than the device.
+    _device: PhantomData<fn(&'a ()) -> &'a ()>,
 }
 
 impl<'a> PollTable<'a> {
@@ -398,7 +426,7 @@ fn file_operations<T: FileOperations>(owner: *mut bindings::module) -> bindings:
 }
 
 /// Words after the cdev that `cdev_init` must leave as they are.
-const CDEV_GUARD_WORDS: usize = 8;
+const CDEV_GUARD_WORDS: usize = 32;
 const CDEV_GUARD: u64 = 0xa5a5_5a5a_a5a5_5a5a;
 
 /// The character devices of one driver: device numbers, class, the data
@@ -439,10 +467,24 @@ unsafe impl<T: FileOperations> Send for CharDevices<T> {}
 // SAFETY: as above.
 unsafe impl<T: FileOperations> Sync for CharDevices<T> {}
 
+/// The number of devices as the C API takes it: 1 or more.
+fn device_count(len: usize) -> Result<u32> {
+    match u32::try_from(len) {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(EINVAL),
+    }
+}
+
 impl<T: FileOperations> CharDevices<T> {
     /// Allocates device numbers and the class `name` for `devices` (device
     /// `i` gets minor `i`); nothing is visible yet.
-    pub(crate) fn new(
+    ///
+    /// # Safety
+    ///
+    /// Open files point into the value: it may be dropped only when none
+    /// can be open, that is at module exit (open files hold the module),
+    /// or when [`CharDevices::register`] failed.
+    pub(crate) unsafe fn new(
         module: &'static ThisModule,
         name: &'static CStr,
         devices: KVec<Pin<KBox<T>>>,
@@ -453,7 +495,7 @@ impl<T: FileOperations> CharDevices<T> {
             fops: Opaque::new(file_operations::<T>(module.as_ptr())),
             nodes: 0,
             cdev_added: false,
-            region: Region::alloc(u32::try_from(devices.len())?, name)?,
+            region: Region::alloc(device_count(devices.len())?, name)?,
             class: Class::create(name)?,
             devices,
             _pin: PhantomPinned,
@@ -477,6 +519,9 @@ impl<T: FileOperations> CharDevices<T> {
         // structurally pinned are written, and the pinned ones through
         // their pointers.
         let this = unsafe { self.get_unchecked_mut() };
+        if this.nodes != 0 || this.cdev_added {
+            return Err(EBUSY);
+        }
         for index in 0..this.region.count {
             let drvdata: *const T = &*this.devices[index as usize];
             // SAFETY: the class is live; `groups` is a static,
@@ -503,28 +548,39 @@ impl<T: FileOperations> CharDevices<T> {
         // SAFETY: `cdev` and the guard are this pinned struct's memory; the
         // table is pinned next to it and lives as long as the cdev.
         unsafe { cdev_sys::cdev_init(cdev, this.fops.get()) };
-        this.check_cdev_layout(false)?;
-        // SAFETY: the cdev was initialised above. This is the last step
-        // that can fail: from here on files may be opened.
-        to_result(unsafe { cdev_sys::cdev_add(cdev, this.region.first, this.region.count) })?;
+        this.check_cdev_layout()?;
+        // SAFETY: the layout was checked above. The cdev holds the module
+        // while a file is being opened (`cdev_get`), as the table does for
+        // open files: no open can outlive the module's data.
+        unsafe { (*cdev.cast::<cdev_sys::CdevCopy>()).owner = (*this.fops.get()).owner };
+        let (first, count) = (this.region.first, this.region.count);
+        // Set before the cdev is visible: `this` is not touched once other
+        // tasks may reach the struct through it.
         this.cdev_added = true;
-        this.check_cdev_layout(true)
+        // SAFETY: the cdev was initialised above. This is the last step,
+        // and the only one after which files may be opened: nothing after
+        // it can fail.
+        let ret = unsafe { cdev_sys::cdev_add(cdev, first, count) };
+        if ret != 0 {
+            // Nothing was added: no other task can see the struct.
+            this.cdev_added = false;
+        }
+        to_result(ret)
     }
 
-    /// Checks that the C functions wrote the fields where the copied
-    /// layout puts them (see `cdev_sys`).
-    fn check_cdev_layout(&self, added: bool) -> Result {
+    /// Checks that `cdev_init` wrote the fields where the copied layout
+    /// puts them, and no further than the copy (see `cdev_sys`).
+    fn check_cdev_layout(&self) -> Result {
         let cdev = self.cdev.get().cast::<cdev_sys::CdevCopy>();
-        // SAFETY: the cdev was initialised by `cdev_init`; reading it is
-        // reading this struct's own memory.
-        let (ops, list, dev, count) =
-            unsafe { ((*cdev).ops, (*cdev).list.next, (*cdev).dev, (*cdev).count) };
+        // SAFETY: the cdev was initialised by `cdev_init` and is not yet
+        // added: no other task reads or writes it.
+        let (ops, list, owner) = unsafe { ((*cdev).ops, (*cdev).list.next, (*cdev).owner) };
         // SAFETY: as above; only the address is taken.
         let list_head = unsafe { &raw mut (*cdev).list };
         let ok = self.cdev_guard.iter().all(|&w| w == CDEV_GUARD)
             && ops == self.fops.get().cast_const()
             && list == list_head
-            && (!added || (dev == self.region.first && count == self.region.count));
+            && owner.is_null();
         if !ok {
             pr_err!("struct cdev does not have the layout this driver was built for\n");
             return Err(EINVAL);
@@ -555,7 +611,7 @@ impl<T: FileOperations> PinnedDrop for CharDevices<T> {
     fn drop(self: Pin<&mut Self>) {
         if self.cdev_added {
             // SAFETY: the cdev was added by `register`; no file is open (the
-            // module cannot be unloaded while one is).
+            // contract of `new`).
             unsafe { cdev_sys::cdev_del(self.cdev.get()) };
         }
         for index in (0..self.nodes).rev() {
@@ -666,6 +722,8 @@ unsafe extern "C" fn read_iter_callback<T: FileOperations>(
     let (dev, open, file) = unsafe { file_parts::<T>((*iocb).ki_filp) };
     let mut out = IovDest {
         iter,
+        // SAFETY: `iocb` is valid for the call.
+        nowait: unsafe { iocb_nowait(iocb) },
         _call: PhantomData,
     };
     match dev.read(open, file, &mut out) {
@@ -758,8 +816,15 @@ impl FasyncQueue {
 
     /// Adds or removes `file` (the `fasync` file operation); true when the
     /// list changed (false: it was already in or out).
-    pub(crate) fn update(&self, fd: c_int, file: &File, on: bool) -> Result<bool> {
-        // SAFETY: `file` is a live open file; the head is valid.
+    ///
+    /// # Safety
+    ///
+    /// The list keeps a pointer to `file`: a file added must be removed
+    /// (`on == false`, or [`FasyncQueue::remove`]) before it is released,
+    /// from this same queue.
+    pub(crate) unsafe fn update(&self, fd: c_int, file: &File, on: bool) -> Result<bool> {
+        // SAFETY: `file` is a live open file; the head is valid; the caller
+        // removes the file before it goes.
         let ret = unsafe { bindings::fasync_helper(fd, file.as_ptr(), on.into(), self.0.get()) };
         to_result(ret.min(0))?;
         Ok(ret > 0)
@@ -768,8 +833,9 @@ impl FasyncQueue {
     /// Removes `file`, whatever its `O_ASYNC` state (on release); true when
     /// it was subscribed.
     pub(crate) fn remove(&self, file: &File) -> bool {
-        // Removal cannot fail: it allocates nothing.
-        self.update(-1, file, false).unwrap_or(false)
+        // SAFETY: removing leaves no pointer behind. It cannot fail: it
+        // allocates nothing.
+        unsafe { self.update(-1, file, false) }.unwrap_or(false)
     }
 
     /// Sends `signal` to every subscriber, with `si_band` from `band`.

@@ -111,6 +111,10 @@ pub(crate) fn check_layout() -> Result {
 
 /// `trace!("function", "format", args...)`: a dynamic debug print, prefixed
 /// `asyncn: `, with Rust formatting (`{}`); a newline is added.
+///
+/// The arguments are formatted with interrupts off, and twice (printk
+/// sizes the record first): their `Display` must not sleep. The driver
+/// passes integers only.
 macro_rules! trace {
     ($function:literal, $fmt:literal $(, $arg:expr)* $(,)?) => {{
         #[cfg(CONFIG_DYNAMIC_DEBUG_CORE)]

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -87,10 +88,10 @@ impl FailNth {
     /// one that fails (EFAULT), the counter was 1, so nothing was injected
     /// before it.
     fn injected(&mut self) -> io::Result<bool> {
-        self.0.seek(SeekFrom::Start(0))?;
-        let mut text = String::new();
-        let injected = match self.0.read_to_string(&mut text) {
-            Ok(_) => text.trim() == "0",
+        // No lseek on this file (ESPIPE): read at offset 0 instead.
+        let mut text = [0u8; 16];
+        let injected = match self.0.read_at(&mut text, 0) {
+            Ok(n) => String::from_utf8_lossy(&text[..n]).trim() == "0",
             Err(e) if e.raw_os_error() == Some(libc::EFAULT) => false,
             Err(e) => return Err(e),
         };
