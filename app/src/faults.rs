@@ -1,7 +1,10 @@
 //! Module init under fault injection (kernels with `CONFIG_FAULT_INJECTION`,
 //! the debug flavour): for N = 1, 2, … the Nth fault-injection point of a
 //! load fails (`/proc/thread-self/fail-nth`), with slab, page-allocation
-//! and user-copy faults armed. Each load must succeed, or fail with an
+//! and user-copy faults armed for calls made from module code (the
+//! stack-trace filter: the module region must be on the call's stack), so
+//! the points are those of the module's init and not of the loader, whose
+//! own failures the kernel reports with warnings by design. Each load must succeed, or fail with an
 //! errno and leave nothing behind (module, class, nodes, device numbers);
 //! the sweep ends at the first N that a load no longer reaches. Leaks are
 //! left to kmemleak, which the debug guest asks after the run.
@@ -33,10 +36,16 @@ struct Knobs {
 
 impl Knobs {
     /// Arms slab, page-allocation and user-copy faults for fail-nth: also
-    /// for allocations that may sleep, of any order, and without the stack
-    /// dump each injected fault prints by default.
-    fn arm() -> io::Result<Self> {
+    /// for allocations that may sleep, of any order, without the stack dump
+    /// each injected fault prints by default, and only for calls whose stack
+    /// passes through `code` (an address range).
+    fn arm(code: (u64, u64)) -> io::Result<Self> {
         let mut knobs = Self { saved: Vec::new() };
+        let (start, end) = (format!("{:#x}", code.0), format!("{:#x}", code.1));
+        for attr in ["failslab", "fail_page_alloc", "fail_usercopy"] {
+            knobs.set(&Path::new(DEBUGFS).join(attr).join("require-start"), &start)?;
+            knobs.set(&Path::new(DEBUGFS).join(attr).join("require-end"), &end)?;
+        }
         for (file, value) in [
             ("failslab/ignore-gfp-wait", "N"),
             ("failslab/verbose", "0"),
@@ -119,6 +128,29 @@ fn leftovers(device: &Path) -> Vec<String> {
     left
 }
 
+/// The address range modules are loaded into. On arm64 it is the 2 GiB
+/// below the kernel image (`MODULES_VADDR` to `MODULES_END`, which is where
+/// `_text` starts); other architectures place modules otherwise.
+fn module_region() -> Result<(u64, u64), String> {
+    if std::env::consts::ARCH != "aarch64" {
+        return Err(format!(
+            "the module region is known here for arm64 only, not {}",
+            std::env::consts::ARCH
+        ));
+    }
+    let symbols = std::fs::read_to_string("/proc/kallsyms").map_err(|e| e.to_string())?;
+    let text = symbols
+        .lines()
+        .find_map(|l| {
+            let mut fields = l.split_whitespace();
+            let address = fields.next()?;
+            (fields.nth(1)? == "_text").then(|| u64::from_str_radix(address, 16).ok())?
+        })
+        .filter(|&a| a != 0)
+        .ok_or("no address for _text in /proc/kallsyms (kptr_restrict?)")?;
+    Ok((text - (2 << 30), text))
+}
+
 /// Mounts debugfs if it is not mounted; true when this call mounted it.
 fn mount_debugfs() -> io::Result<bool> {
     if Path::new(DEBUGFS).join("failslab").exists() {
@@ -144,15 +176,22 @@ pub fn init_faults(ctx: &Context, tap: &mut Tap) -> CaseResult {
         tap.skip(what, "the kernel has no CONFIG_FAULT_INJECTION");
         return Ok(());
     }
+    let region = match module_region() {
+        Ok(region) => region,
+        Err(reason) => {
+            tap.skip(what, reason);
+            return Ok(());
+        }
+    };
     let mounted = mount_debugfs()?;
-    let result = sweep(ctx, tap, path);
+    let result = sweep(ctx, tap, path, region);
     if mounted {
         let _ = nix::mount::umount(DEBUGFS);
     }
     result
 }
 
-fn sweep(ctx: &Context, tap: &mut Tap, path: &Path) -> CaseResult {
+fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseResult {
     // A debug kernel loads a module in tens of milliseconds; hundreds of
     // points.
     extend_watchdog(1800);
@@ -171,7 +210,9 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path) -> CaseResult {
     let mut unclean: Vec<String> = Vec::new();
     let (mut tolerated, mut points, mut reached_end) = (0u32, 0u32, false);
     {
-        let knobs = Knobs::arm()?;
+        let knobs = Knobs::arm(region).map_err(|e| {
+            format!("{e} (require-start/-end need CONFIG_FAULT_INJECTION_STACKTRACE_FILTER)")
+        })?;
         let mut fail_nth = FailNth::open()?;
         for n in 1..=MAX_POINTS {
             fail_nth.arm(n)?;
@@ -221,7 +262,7 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path) -> CaseResult {
     }
     let elapsed = start.elapsed();
     tap.note(format!(
-        "init-faults: {points} failure points in a load (module loader and init), swept in {:.1} s; \
+        "init-faults: {points} failure points in module init (calls from module code), swept in {:.1} s; \
          errors {errnos:?}; {tolerated} absorbed",
         elapsed.as_secs_f64()
     ));
