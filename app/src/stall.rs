@@ -102,6 +102,42 @@ fn check_others(ctx: &Context, tap: &mut Tap, who: &str, expect_readable: &[u8])
     }
 }
 
+/// What a stalled call returned once its page came, and the page.
+type Stalled = (usize, Arc<StallPage>);
+
+/// Runs `call` (a read or write whose buffer is `page`) in a thread, checks
+/// that it stalls on the page and that other openers carry on meanwhile,
+/// then provides the page: what `call` returned, once it stalled.
+fn stall_one(
+    ctx: &Context,
+    tap: &mut Tap,
+    page: Arc<StallPage>,
+    who: &str,
+    expect_readable: &[u8],
+    call: impl FnOnce(&StallPage) -> std::io::Result<usize> + Send + 'static,
+) -> Result<Option<Stalled>, Box<dyn std::error::Error>> {
+    let in_call = Arc::clone(&page);
+    let running = std::thread::spawn(move || call(&in_call));
+    let faulted = page.wait_for_fault(WAIT)?;
+    let direction = if who == "reader" {
+        "copy-out"
+    } else {
+        "copy-in"
+    };
+    tap.check(
+        faulted,
+        format!("a {who}'s {direction} is stalled on a userfaultfd page"),
+    );
+    if faulted {
+        check_others(ctx, tap, who, expect_readable);
+    }
+    page.fill()?;
+    let n = running
+        .join()
+        .map_err(|_| format!("{who} thread panicked"))??;
+    Ok(faulted.then_some((n, page)))
+}
+
 pub fn stall(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let page = match StallPage::new() {
         Ok(page) => Arc::new(page),
@@ -120,54 +156,40 @@ pub fn stall(ctx: &Context, tap: &mut Tap) -> CaseResult {
 
     // A reader whose buffer is the stall page.
     let stalled = Device::open(&ctx.device, Access::Read)?;
-    let reader_page = Arc::clone(&page);
-    let reading = std::thread::spawn(move || reader_page.read_into(stalled.as_fd(), 64));
-    let faulted = page.wait_for_fault(WAIT)?;
-    tap.check(
-        faulted,
-        "a reader's copy-out is stalled on a userfaultfd page",
-    );
-    if faulted {
-        check_others(ctx, tap, "reader", message);
+    let n = stall_one(ctx, tap, page, "reader", message, move |page| {
+        page.read_into(stalled.as_fd(), 64)
+    })?;
+    if let Some((n, page)) = n {
+        tap.check(
+            n == message.len() && page.bytes(n) == message,
+            format!(
+                "once the page is there, the stalled read completes with the message it took ({n} bytes: {:?})",
+                String::from_utf8_lossy(&page.bytes(n))
+            ),
+        );
     }
-    page.fill()?;
-    let n = reading.join().map_err(|_| "reader thread panicked")??;
-    tap.check(
-        n == message.len() && page.bytes(n) == message,
-        format!(
-            "once the page is there, the stalled read completes with the message it took ({n} bytes: {:?})",
-            String::from_utf8_lossy(&page.bytes(n))
-        ),
-    );
 
     // A writer whose input is a stall page.
-    let page = match StallPage::new() {
-        Ok(page) => Arc::new(page),
-        Err(e) => return Err(e.into()),
-    };
     writer.send(message)?;
-    let writer_page = Arc::clone(&page);
-    let stalled_writer = Device::open(&ctx.device, Access::Write)?;
-    let writing = std::thread::spawn(move || writer_page.write_from(stalled_writer.as_fd(), 16));
-    let faulted = page.wait_for_fault(WAIT)?;
-    tap.check(
-        faulted,
-        "a writer's copy-in is stalled on a userfaultfd page",
-    );
-    if faulted {
-        check_others(ctx, tap, "writer", message);
+    let stalled = Device::open(&ctx.device, Access::Write)?;
+    let n = stall_one(
+        ctx,
+        tap,
+        Arc::new(StallPage::new()?),
+        "writer",
+        message,
+        move |page| page.write_from(stalled.as_fd(), 16),
+    )?;
+    if let Some((n, _)) = n {
+        let back = Device::open(&ctx.device, Access::Read)?.receive(size)?;
+        let expected = vec![0u8; 16.min(size)];
+        tap.check(
+            n == expected.len() && back == expected,
+            format!(
+                "once the page is there, the stalled write publishes its bytes ({n} accepted, {} read)",
+                back.len()
+            ),
+        );
     }
-    page.fill()?;
-    let n = writing.join().map_err(|_| "writer thread panicked")??;
-    let reader = Device::open(&ctx.device, Access::Read)?;
-    let back = reader.receive(size)?;
-    let expected = vec![0u8; 16.min(size)];
-    tap.check(
-        n == expected.len() && back == expected,
-        format!(
-            "once the page is there, the stalled write publishes its bytes ({n} accepted, {} read)",
-            back.len()
-        ),
-    );
     Ok(())
 }

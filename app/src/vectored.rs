@@ -27,11 +27,7 @@ fn joined(parts: &[&[u8]], size: usize) -> Vec<u8> {
 /// writev of three iovecs: one message, one `writes`, one signal per
 /// subscriber.
 pub fn writev(ctx: &Context, tap: &mut Tap) -> CaseResult {
-    let signal = rt_signal(4);
-    block(signal)?;
-    let result = writev_with(ctx, tap, signal);
-    unblock(signal)?;
-    result
+    with_blocked(rt_signal(4), |signal| writev_with(ctx, tap, signal))
 }
 
 fn writev_with(ctx: &Context, tap: &mut Tap, signal: i32) -> CaseResult {
@@ -198,9 +194,13 @@ pub fn zero_length_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
 /// A write that faults leaves the previous message in place: readable,
 /// unchanged, no signal, not counted.
 pub fn faulting_write(ctx: &Context, tap: &mut Tap) -> CaseResult {
-    let signal = rt_signal(5);
+    with_blocked(rt_signal(5), |signal| faulting_write_with(ctx, tap, signal))
+}
+
+/// Runs `body` with `signal` blocked (queued, taken with `take`).
+fn with_blocked(signal: i32, body: impl FnOnce(i32) -> CaseResult) -> CaseResult {
     block(signal)?;
-    let result = faulting_write_with(ctx, tap, signal);
+    let result = body(signal);
     unblock(signal)?;
     result
 }
