@@ -465,6 +465,14 @@ fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
             r == Err(Errno::EFAULT),
             format!("read into {what} fails with EFAULT ({r:?})"),
         );
+        let unread = dev.receive(ctx.params.buffer_size);
+        tap.check(
+            matches!(&unread, Ok(m) if m == b"a message to read"),
+            format!(
+                "a faulting read leaves the message unread ({:?})",
+                unread.as_deref().map(String::from_utf8_lossy)
+            ),
+        );
     }
     // The mutex was released on the error paths: normal I/O still works.
     dev.send(b"still usable")?;
