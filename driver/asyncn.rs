@@ -248,16 +248,17 @@ impl FileOperations for AsyncnDevice {
     type Open = OpenFile;
 
     fn open(&self, file: &File) -> Result<OpenFile> {
-        // The first open allocates the spare buffer, outside the lock.
-        let first = self.state.lock_interruptible()?.opens == 0;
-        let mut fresh = if first {
-            Some(Message::new(self.buffer_size)?)
-        } else {
-            None
-        };
         let mut state = self.state.lock_interruptible()?;
-        if state.spare.is_none() && state.message.is_none() {
-            state.spare = fresh.take();
+        // The first open allocates the spare buffer, outside the lock; it
+        // is kept if this is still the first open afterwards.
+        let mut fresh = None;
+        if state.opens == 0 {
+            drop(state);
+            fresh = Some(Message::new(self.buffer_size)?);
+            state = self.state.lock_interruptible()?;
+            if state.opens == 0 {
+                state.spare = fresh.take();
+            }
         }
         state.opens += 1;
         if file.is_reader() {
@@ -488,11 +489,13 @@ impl kernel::Module for Asyncn {
         // fails (no file can be open then), or with the module at exit.
         let mut devices =
             KBox::pin_init(unsafe { CharDevices::new(module, NAME, data) }, GFP_KERNEL)?;
-        let major = devices.major();
         // Nodes, then the cdev: the last step that can fail.
-        devices.as_mut().register(&ASYNCN_ATTRIBUTES, NAME)?;
+        devices.as_mut().register(&ASYNCN_ATTRIBUTES)?;
 
-        pr_info!("{count} device(s), {buffer_size}-byte buffers, major {major}\n");
+        pr_info!(
+            "{count} device(s), {buffer_size}-byte buffers, major {}\n",
+            devices.major()
+        );
         Ok(Self { _devices: devices })
     }
 }

@@ -153,11 +153,6 @@ impl Drop for Class {
     }
 }
 
-// SAFETY: the class is only passed to C functions that do their own locking.
-unsafe impl Send for Class {}
-// SAFETY: as above.
-unsafe impl Sync for Class {}
-
 /// The `struct file` of an open device file.
 #[repr(transparent)]
 pub(crate) struct File(Opaque<bindings::file>);
@@ -451,6 +446,8 @@ pub(crate) struct CharDevices<T: FileOperations> {
     /// The data of device `i` (minor `i`); boxed, so the nodes' drvdata
     /// pointers stay valid.
     devices: KVec<Pin<KBox<T>>>,
+    /// The name of the numbers, the class and the nodes (`<name><i>`).
+    name: &'static CStr,
     /// How many nodes exist (devices `0..nodes`).
     nodes: u32,
     cdev_added: bool,
@@ -493,6 +490,7 @@ impl<T: FileOperations> CharDevices<T> {
             cdev: Opaque::uninit(),
             cdev_guard: [CDEV_GUARD; CDEV_GUARD_WORDS],
             fops: Opaque::new(file_operations::<T>(module.as_ptr())),
+            name,
             nodes: 0,
             cdev_added: false,
             region: Region::alloc(device_count(devices.len())?, name)?,
@@ -510,11 +508,7 @@ impl<T: FileOperations> CharDevices<T> {
     /// Makes the devices live: creates `/dev/<name><i>` for each, with the
     /// sysfs attributes `groups`, then adds the cdev. On an error, what was
     /// done is undone when `self` is dropped; no file can have been opened.
-    pub(crate) fn register(
-        self: Pin<&mut Self>,
-        groups: &'static AttributeGroups<T>,
-        name: &'static CStr,
-    ) -> Result {
+    pub(crate) fn register(self: Pin<&mut Self>, groups: &'static AttributeGroups<T>) -> Result {
         // SAFETY: nothing is moved out of the pin; only fields that are not
         // structurally pinned are written, and the pinned ones through
         // their pointers.
@@ -537,7 +531,7 @@ impl<T: FileOperations> CharDevices<T> {
                     drvdata.cast_mut().cast(),
                     groups.as_ptr(),
                     c_chars(c"%s%u"),
-                    c_chars(name),
+                    c_chars(this.name),
                     index,
                 )
             };
@@ -845,10 +839,6 @@ impl FasyncQueue {
     }
 }
 
-/// A `show` callback of a device attribute, as sysfs calls it.
-#[doc(hidden)]
-pub(crate) type ShowCallback = compat::ShowFn;
-
 /// The value an attribute shows, read from a `T`.
 #[doc(hidden)]
 pub(crate) type ShowValue<T> = fn(&T) -> u64;
@@ -938,7 +928,7 @@ pub(crate) const fn c_string(s: &'static str) -> &'static CStr {
 
 /// A read-only (0444) attribute named `name` with the callback `show`.
 #[doc(hidden)]
-pub(crate) const fn attribute(name: &'static CStr, show: ShowCallback) -> Attribute {
+pub(crate) const fn attribute(name: &'static CStr, show: compat::ShowFn) -> Attribute {
     // SAFETY: all-zero is a valid `device_attribute` (no callbacks).
     let mut attr: bindings::device_attribute =
         unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
