@@ -16,6 +16,7 @@ use crate::tap::Tap;
 use crate::{faults, lifecycle, module, rtsig, stall, vectored};
 
 /// What every case needs.
+#[derive(Clone)]
 pub struct Context {
     pub device: PathBuf,
     pub pace: Duration,

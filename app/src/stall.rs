@@ -70,12 +70,7 @@ fn others_meanwhile(
 /// Runs `others_meanwhile` in a thread and waits up to `WAIT` for it.
 fn check_others(ctx: &Context, tap: &mut Tap, who: &str, expect_readable: &[u8]) -> bool {
     let (done, finished) = mpsc::channel();
-    let ctx_copy = Context {
-        device: ctx.device.clone(),
-        pace: ctx.pace,
-        module: ctx.module.clone(),
-        params: ctx.params,
-    };
+    let ctx_copy = ctx.clone();
     let expect = expect_readable.to_vec();
     std::thread::spawn(move || {
         let _ = done.send(others_meanwhile(&ctx_copy, &expect));
