@@ -11,6 +11,8 @@
 #   INIT=systemd           that card with a Debian root: systemd and udev
 #   SECONDS=300            make stress: seconds of stress, then of fuzz
 #   SEED=<n>, PROCS=<n>    stress/fuzz: repeat a run, worker processes
+#   FAULTS=2               debug kernel: percent of driver allocations and user
+#                          copies failing in the second stress run
 #   ROUNDS=5               make bench: rounds (every peer measured in each)
 #
 # `make test` without ARCH, KERNEL, BOARD or INIT runs the matrix arm64/6.12,
@@ -49,11 +51,13 @@ test:
 	$(S)/test.sh
 
 # The debug kernel unless FLAVOUR is given (the card: the plain arm64
-# kernel, the one configured for the Pi); the guest runs stress, then
-# fuzz, SECONDS each, unloads the module and asks kmemleak.
+# kernel, the one configured for the Pi); the guest runs stress, then on
+# the debug kernel stress again under fault injection (FAULTS percent),
+# then fuzz, SECONDS each, unloads the module and asks kmemleak.
 stress: export FLAVOUR := $(or $(FLAVOUR),$(if $(filter card,$(GUEST_IMAGE)),,debug))
 stress: $(GUEST_IMAGE)
-	STRESS_SECONDS=$(SECONDS) FUZZ_SECONDS=$(SECONDS) $(S)/run-guest.sh stress
+	STRESS_SECONDS=$(SECONDS) FUZZ_SECONDS=$(SECONDS) \
+		FAULTS=$(if $(filter debug,$(FLAVOUR)),$(or $(FAULTS),2)) $(S)/run-guest.sh stress
 
 # Figures land in build/bench/ (bench.json, bench.svg).
 bench: module app

@@ -10,8 +10,9 @@
 # FLAVOUR=debug alone runs the debug target.
 #
 # Every guest runs the cases, then a short stress and fuzz run; the debug
-# guest a longer one (STRESS_SECONDS/FUZZ_SECONDS override; SEED repeats a
-# run).
+# guest a longer one, and the stress run a second time under fault injection
+# (STRESS_SECONDS/FUZZ_SECONDS override; FAULTS: its percentage; SEED
+# repeats a run).
 requested_arch=${ARCH:-}
 requested_kernel=${KERNEL:-}
 requested_board=${BOARD:-}
@@ -88,11 +89,13 @@ test_target() {
 	local arch kernel flavour board init
 	IFS=/ read -r arch kernel flavour board init <<<"$1"
 	local t="$arch/${kernel:-default}${flavour:+ $flavour}${board:+ on $board}${init:+ with $init}"
-	local stress=${STRESS_SECONDS:-10} fuzz=${FUZZ_SECONDS:-10}
+	local stress=${STRESS_SECONDS:-10} fuzz=${FUZZ_SECONDS:-10} faults= under=
 	if [ "$flavour" = debug ]; then
-		stress=${STRESS_SECONDS:-40} fuzz=${FUZZ_SECONDS:-20}
+		# The debug kernel has fault injection: a second stress run under it.
+		stress=${STRESS_SECONDS:-40} fuzz=${FUZZ_SECONDS:-20} faults=${FAULTS:-2}
+		under=" (twice: plain, then under ${faults}% fault injection)"
 	fi
-	local guest="guest $t: asyncn-test all, stress ${stress}s, fuzz ${fuzz}s, rmmod"
+	local guest="guest $t: asyncn-test all, stress ${stress}s$under, fuzz ${fuzz}s, rmmod"
 	export ARCH=$arch KERNEL=$kernel FLAVOUR=$flavour BOARD=$board INIT=$init
 	step "target $t"
 	if ! run_step "$t: prerequisites" "$TOP/scripts/install-deps.sh"; then
@@ -117,7 +120,7 @@ test_target() {
 	if run_step "$t: driver build" "$TOP/scripts/build-module.sh" &&
 		run_step "$t: app static build (cargo leaves it unstripped, as OE-core's QA needs)" "$TOP/scripts/build-app.sh" &&
 		run_step "$t: $image" "$TOP/scripts/$script"; then
-		run_step "$guest" env STRESS_SECONDS="$stress" FUZZ_SECONDS="$fuzz" "$TOP/scripts/run-guest.sh" test
+		run_step "$guest" env STRESS_SECONDS="$stress" FUZZ_SECONDS="$fuzz" FAULTS="$faults" "$TOP/scripts/run-guest.sh" test
 	else
 		skip_step "$guest"
 	fi

@@ -77,7 +77,7 @@ struct Cli {
 enum Command {
     /// Many processes open, close, read, write, subscribe and poll at
     /// random, and get killed, while every read and signal is checked.
-    Stress(RunArgs),
+    Stress(StressArgs),
     /// Random system calls with random (often bad) arguments against the
     /// devices; every result must be one the call may give.
     Fuzz(RunArgs),
@@ -103,6 +103,18 @@ struct BenchArgs {
     /// The C baseline's first device node.
     #[arg(long, default_value = "/dev/asyncnc0")]
     c_device: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct StressArgs {
+    #[command(flatten)]
+    run: RunArgs,
+
+    /// Run the workers under fault injection (kernels with
+    /// CONFIG_FAULT_INJECTION: FLAVOUR=debug): each allocation and user
+    /// copy made from the driver fails with this probability, in percent.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    faults: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -240,9 +252,9 @@ fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
         Err(code) => return code,
     };
     type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> cases::CaseResult;
-    let (name, args, run): (&'static str, &RunArgs, Run) = match command {
-        Command::Stress(args) => ("stress", args, stress::run),
-        Command::Fuzz(args) => ("fuzz", args, fuzz::run),
+    let (name, args, run, faults): (&'static str, &RunArgs, Run, _) = match command {
+        Command::Stress(args) => ("stress", &args.run, stress::run as Run, args.faults),
+        Command::Fuzz(args) => ("fuzz", args, fuzz::run as Run, None),
         Command::Bench(args) => return run_bench(&ctx, args),
     };
     let mut tap = begin(&ctx);
@@ -256,6 +268,7 @@ fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
         // Bounded by the parser to 1..=256.
         procs: args.procs as usize,
         seed: args.seed.unwrap_or_else(rng::fresh_seed),
+        faults,
     };
     if let Err(e) = run(&ctx, &mut tap, &options) {
         tap.check(false, format!("error: {e}"));

@@ -22,6 +22,15 @@
 //!   sysfs, the buffers freed (a new open has nothing to read), and the
 //!   device still works.
 //!
+//! With `--faults PERCENT` (debug kernels) the workers run under random
+//! fault injection: allocations and user copies made from the driver fail
+//! with that probability (see `faults::RandomFaults`). Then each call may
+//! also give the error the README's "Out of memory" table allows for it,
+//! and nothing else; a read that fails with `EFAULT` must leave its message
+//! unread (`poll` says readable at once); a write that fails is not counted
+//! as completed, and every check above still holds for the calls that
+//! succeeded. The run fails if no fault was injected.
+//!
 //! Each worker's operations follow from the run's seed and the worker's
 //! number; the interleaving of workers is up to the scheduler.
 
@@ -38,6 +47,7 @@ use nix::unistd::{getpid, Pid};
 use crate::after_run;
 use crate::cases::{CaseResult, Context};
 use crate::device::node_paths;
+use crate::faults::{self, RandomFaults};
 use crate::message::{self, HEADER_LEN};
 use crate::proc::{reap, spawn};
 use crate::rng::Rng;
@@ -77,6 +87,11 @@ enum Count {
     Sigio,
     SetSig,
     Overflows,
+    InjectedOpen,
+    InjectedRead,
+    InjectedWrite,
+    InjectedAsync,
+    UnreadKept,
     Violations,
 }
 const COUNTS: usize = Count::Violations as usize + 1;
@@ -107,6 +122,8 @@ pub struct RunOptions {
     pub seconds: u64,
     pub procs: usize,
     pub seed: u64,
+    /// Stress only: random fault injection at this probability (percent).
+    pub faults: Option<u32>,
 }
 
 pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
@@ -121,11 +138,21 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
     let paths = node_paths(&ctx.device, ctx.params.devices, MAX_DEVICES);
     let devices = paths.len();
     tap.note(format!(
-        "stress: seed {}, {} processes, {} s, {devices} device(s), buffer_size {buffer_size}",
-        options.seed, options.procs, options.seconds
+        "stress: seed {}, {} processes, {} s, {devices} device(s), buffer_size {buffer_size}{}",
+        options.seed,
+        options.procs,
+        options.seconds,
+        match options.faults {
+            Some(percent) => format!(
+                ", driver allocations and user copies failing at {percent}% (fault injection)"
+            ),
+            None => String::new(),
+        }
     ));
     rtsig::raise_pending_limit();
     let before = after_run::Baseline::read(&paths)?;
+    let faults = options.faults.map(RandomFaults::arm).transpose()?;
+    let under_faults = faults.is_some();
     let board: Shared<Board> = Shared::new()?;
     let mut rng = Rng::new(options.seed);
     let mut next_worker: u32 = 0;
@@ -133,7 +160,7 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         let id = next_worker;
         next_worker += 1;
         board.add(Count::Spawned, 1);
-        let worker = Worker::new(id, options.seed, &paths, buffer_size, board);
+        let worker = Worker::new(id, options.seed, &paths, buffer_size, board, under_faults);
         spawn(move || worker.run())
     };
 
@@ -194,6 +221,8 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
             }
         }
     }
+    // Disarmed before the checks after the run, which must see no fault.
+    drop(faults);
 
     let ops = operations(&board);
     tap.note(format!(
@@ -226,6 +255,31 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         board.get(Count::Sigio),
         board.get(Count::Overflows)
     ));
+    if under_faults {
+        let injected = [
+            Count::InjectedOpen,
+            Count::InjectedRead,
+            Count::InjectedWrite,
+            Count::InjectedAsync,
+        ]
+        .map(|c| board.get(c));
+        tap.note(format!(
+            "stress: failed by fault injection: {} opens (ENOMEM), {} reads (EFAULT; each left its \
+             message unread: {} checked), {} writes (ENOMEM or EFAULT), {} subscriptions (ENOMEM)",
+            injected[0],
+            injected[1],
+            board.get(Count::UnreadKept),
+            injected[2],
+            injected[3]
+        ));
+        let total: u64 = injected.iter().sum();
+        tap.check(
+            total > 0 && board.get(Count::UnreadKept) == injected[1],
+            format!(
+                "faults were injected and each gave an error the README allows: {total} of {ops} operations"
+            ),
+        );
+    }
     tap.check(
         ops > 0 && board.get(Count::ReadsWhole) > 0 && board.get(Count::SessionsChecked) > 0,
         format!(
@@ -326,10 +380,19 @@ struct Worker<'a> {
     printed: u64,
     rt: i32,
     pid: i32,
+    /// Under fault injection: the errors it causes are allowed.
+    faults: bool,
 }
 
 impl<'a> Worker<'a> {
-    fn new(id: u32, seed: u64, paths: &'a [PathBuf], buffer_size: usize, board: &'a Board) -> Self {
+    fn new(
+        id: u32,
+        seed: u64,
+        paths: &'a [PathBuf],
+        buffer_size: usize,
+        board: &'a Board,
+        faults: bool,
+    ) -> Self {
         Self {
             id,
             rng: Rng::new(Rng::derive(seed, u64::from(id))),
@@ -342,6 +405,7 @@ impl<'a> Worker<'a> {
             printed: 0,
             rt: rtsig::stress_signal(),
             pid: 0,
+            faults,
         }
     }
 
@@ -359,6 +423,12 @@ impl<'a> Worker<'a> {
     /// The worker's life; returns its exit status.
     fn run(mut self) -> i32 {
         self.pid = getpid().as_raw();
+        if self.faults {
+            if let Err(e) = faults::make_it_fail() {
+                eprintln!("stress: worker {}: make-it-fail: {e}", self.id);
+                return 1;
+            }
+        }
         if let Err(e) = separate_user(self.id, self.paths) {
             eprintln!("stress: worker {}: changing user: {e}", self.id);
             return 1;
@@ -418,7 +488,11 @@ impl<'a> Worker<'a> {
         let fd = unsafe { libc::open(path.as_ptr(), flags) };
         if fd < 0 {
             let e = Errno::last();
-            self.violation(format!("open {}: {e}", self.paths[device].display()));
+            if e == Errno::ENOMEM && self.faults {
+                self.board.add(Count::InjectedOpen, 1);
+            } else {
+                self.violation(format!("open {}: {e}", self.paths[device].display()));
+            }
             return;
         }
         // SAFETY: `fd` was just opened and is owned by nothing else.
@@ -500,6 +574,10 @@ impl<'a> Worker<'a> {
                 }
             }
             Err(Errno::EBADF) if !mode.readable() => {}
+            Err(Errno::EFAULT) if self.faults && mode.readable() => {
+                self.board.add(Count::InjectedRead, 1);
+                self.check_still_unread(i);
+            }
             Err(Errno::EAGAIN) if nonblocking && !must_not_block => {
                 self.board.add(Count::ReadsWouldBlock, 1)
             }
@@ -566,6 +644,12 @@ impl<'a> Worker<'a> {
                 }
             }
             Err(Errno::EBADF) if !mode.writable() => {}
+            Err(Errno::ENOMEM | Errno::EFAULT) if self.faults && counted => {
+                self.board.add(Count::InjectedWrite, 1);
+                // It will never complete nor notify: the bounds of the
+                // subscriptions tighten (see `end_session`).
+                self.board.started[device].fetch_sub(1, SeqCst);
+            }
             other => self.violation(format!(
                 "write of {len} bytes (buffer_size {bs}): {other:?}"
             )),
@@ -582,9 +666,16 @@ impl<'a> Worker<'a> {
         // Subscribing: writes completed before it cannot notify. Ending:
         // writes completed before it must have.
         let edge = self.board.completed[device].load(SeqCst);
-        if let Err(e) = set_async(fd, on) {
-            self.violation(format!("F_SETFL O_ASYNC {on}: {e}"));
-            return;
+        match set_async(fd, on) {
+            Ok(()) => {}
+            Err(Errno::ENOMEM) if self.faults && on => {
+                self.board.add(Count::InjectedAsync, 1);
+                return;
+            }
+            Err(e) => {
+                self.violation(format!("F_SETFL O_ASYNC {on}: {e}"));
+                return;
+            }
         }
         if on {
             self.board.add(Count::Subscriptions, 1);
@@ -645,8 +736,11 @@ impl<'a> Worker<'a> {
         // SAFETY: one valid pollfd.
         let ready = unsafe { libc::poll(&mut pfd, 1, timeout) };
         if ready < 0 {
+            // Not even ENOMEM under fault injection: the driver allocates
+            // nothing in poll, and the kernel's wait-queue entries for one
+            // file are on its stack (fs/select.c, N_INLINE_POLL_ENTRIES).
             let e = Errno::last();
-            self.violation(format!("poll: {e}"));
+            self.violation(format!("poll (timeout {timeout} ms): {e}"));
             return;
         }
         let writable = pfd.revents & libc::POLLOUT != 0;
@@ -663,6 +757,30 @@ impl<'a> Worker<'a> {
                 // Only this file's own reads can take the message away.
                 self.read_slot(i, self.buffer_size, true);
             }
+        }
+    }
+
+    /// After a read of slot `i` failed with `EFAULT`: the message it had
+    /// claimed is unread again. Only this file's own reads consume its unread
+    /// message, so `poll` with no timeout (which allocates nothing) must say
+    /// readable.
+    fn check_still_unread(&mut self, i: usize) {
+        let mut pfd = libc::pollfd {
+            fd: self.slots[i].fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if ready == 1 && pfd.revents & libc::POLLIN != 0 {
+            self.board.add(Count::UnreadKept, 1);
+        } else {
+            let device = self.slots[i].device;
+            self.violation(format!(
+                "a read from device {device} failed with EFAULT and its message is no longer unread \
+                 (poll: {ready}, revents {:#x})",
+                pfd.revents
+            ));
         }
     }
 
