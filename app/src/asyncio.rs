@@ -12,7 +12,7 @@ use nix::sys::signal::{SigevNotify, Signal};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::device::{Access, Device};
 use crate::proc::{reap, spawn};
 use crate::rtsig::{block, take, unblock};
@@ -27,12 +27,30 @@ fn completion(signal: Signal) -> SigevNotify<'static> {
     }
 }
 
-/// The result of a completed `aio`. The completion signal can arrive just
-/// before the status is final, so wait for it to leave `EINPROGRESS`.
-fn result<T: Aio>(mut aio: Pin<&mut T>) -> Result<T::Output, Errno> {
-    let deadline = Instant::now() + WAIT;
-    while aio.as_mut().error() == Err(Errno::EINPROGRESS) && Instant::now() < deadline {
+/// Waits up to `wait()` for `aio` to leave `EINPROGRESS`; whether it did.
+fn finished<T: Aio>(aio: &mut Pin<Box<T>>) -> bool {
+    let deadline = Instant::now() + wait();
+    while aio.as_mut().error() == Err(Errno::EINPROGRESS) {
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// The result of `aio`. The completion signal can arrive just before the
+/// status is final, so it waits for that first. One still in progress then
+/// is cancelled; if it cannot be (the C library's I/O thread may be blocked
+/// in the read), its control block and buffer are left allocated for good,
+/// because that thread still owns them, and the result is `ETIMEDOUT`.
+fn result<T: Aio>(mut aio: Pin<Box<T>>) -> Result<T::Output, Errno> {
+    if !finished(&mut aio) {
+        let _ = aio.as_mut().cancel();
+        if !finished(&mut aio) {
+            std::mem::forget(aio);
+            return Err(Errno::ETIMEDOUT);
+        }
     }
     aio.as_mut().aio_return()
 }
@@ -44,11 +62,12 @@ pub fn posix_aio(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let writer = Device::open(&ctx.device, Access::Write)?;
 
     // A read queued before any message: it completes when the write lands.
-    let mut buf = vec![0u8; ctx.params.buffer_size];
+    // Its buffer lives for good: a read that never completes keeps it.
+    let buf: &'static mut [u8] = Box::leak(vec![0u8; ctx.params.buffer_size].into_boxed_slice());
     let mut read = Box::pin(AioRead::new(
         reader.as_fd(),
         0,
-        &mut buf,
+        &mut *buf,
         0,
         completion(read_done),
     ));
@@ -68,21 +87,20 @@ pub fn posix_aio(ctx: &Context, tap: &mut Tap) -> CaseResult {
         completion(write_done),
     ));
     write.as_mut().submit()?;
-    let wrote = take(write_done as i32, WAIT)?.is_some();
-    let written = result(write.as_mut());
+    let wrote = take(write_done as i32, wait())?.is_some();
+    let written = result(write);
     tap.check(wrote, "aio_write signalled its completion (SIGUSR2)");
     tap.check(
         written == Ok(message.len()),
         format!("aio_write returned {written:?}"),
     );
 
-    let got_signal = take(read_done as i32, WAIT)?.is_some();
-    let got = result(read.as_mut());
-    drop(read);
-    let n = got.unwrap_or(0);
+    let got_signal = take(read_done as i32, wait())?.is_some();
+    let got = result(read);
     tap.check(got_signal, "aio_read signalled its completion (SIGUSR1)");
+    // The buffer is looked at only once the read is over.
     tap.check(
-        got == Ok(message.len()) && buf[..n] == message[..],
+        got == Ok(message.len()) && buf[..message.len()] == message[..],
         format!("aio_read completed with the message ({got:?})"),
     );
     Ok(())
@@ -136,7 +154,7 @@ pub fn tokio_reader(ctx: &Context, tap: &mut Tap) -> CaseResult {
                 Err(_) => 1,
             }
         })?;
-        let message = tokio::time::timeout(WAIT, async {
+        let message = tokio::time::timeout(wait(), async {
             loop {
                 let mut guard = fd.readable().await?;
                 match guard.try_io(|inner| inner.get_ref().receive(capacity)) {
@@ -146,7 +164,7 @@ pub fn tokio_reader(ctx: &Context, tap: &mut Tap) -> CaseResult {
             }
         })
         .await;
-        reap(writer, WAIT);
+        reap(writer, wait());
         Ok::<_, std::io::Error>((early, message))
     })?;
     tap.check(!early, "AsyncFd is not readable before a write");

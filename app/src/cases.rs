@@ -195,7 +195,11 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a case waits for what should happen at once (a signal, a
+/// child's answer, a node): 5 s times `--timeout-scale`.
+pub fn wait() -> Duration {
+    Duration::from_secs(5) * crate::tap::timeout_scale()
+}
 
 /// The messages of the seed scenario; the last one ends the reader.
 pub const SCENARIO_MESSAGES: &[&str] = &[
@@ -244,9 +248,9 @@ fn scenario(ctx: &Context, tap: &mut Tap) -> CaseResult {
     // The reader reports "<signals seen>\t<message>" per read, then the total.
     let mut lines = String::new();
     let mut report = report.receiver();
-    let timeout = WAIT + ctx.pace * SCENARIO_MESSAGES.len() as u32;
+    let timeout = wait() + ctx.pace * SCENARIO_MESSAGES.len() as u32;
     let reader_status = reap(reader, timeout);
-    let writer_status = reap(writer, WAIT);
+    let writer_status = reap(writer, wait());
     io::Read::read_to_string(&mut report, &mut lines)?;
 
     tap.check(
@@ -309,7 +313,7 @@ fn scenario_reader(
 
     let mut seen = 0;
     loop {
-        let count = sigio.wait_beyond(seen, WAIT);
+        let count = sigio.wait_beyond(seen, wait());
         if count == seen {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -339,14 +343,14 @@ fn scenario_writer(
     mut ack: std::fs::File,
 ) -> io::Result<()> {
     let mut dev = Device::open(device, Access::Write)?;
-    read_timeout(&mut ready, &mut [0], WAIT)?;
+    read_timeout(&mut ready, &mut [0], wait())?;
     for (i, message) in SCENARIO_MESSAGES.iter().enumerate() {
         if i > 0 && !pace.is_zero() {
             std::thread::sleep(pace);
         }
         let n = dev.send(message.as_bytes())?;
         println!("writer: wrote \"{message}\" ({n} bytes)");
-        read_timeout(&mut ack, &mut [0], WAIT)?;
+        read_timeout(&mut ack, &mut [0], wait())?;
     }
     Ok(())
 }
@@ -591,7 +595,7 @@ fn unsubscribe(ctx: &Context, tap: &mut Tap) -> CaseResult {
     reader.subscribe(getpid())?;
     let base = sigio.settle(Duration::from_millis(50));
     writer.send(b"one")?;
-    let subscribed = sigio.wait_beyond(base, WAIT);
+    let subscribed = sigio.wait_beyond(base, wait());
     tap.check(subscribed == base + 1, "subscribed: one SIGIO per write");
     reader.set_async(false)?;
     writer.send(b"two")?;
@@ -599,7 +603,7 @@ fn unsubscribe(ctx: &Context, tap: &mut Tap) -> CaseResult {
     tap.check(cleared == subscribed, "O_ASYNC cleared: no SIGIO");
     reader.set_async(true)?;
     writer.send(b"three")?;
-    let again = sigio.wait_beyond(cleared, WAIT);
+    let again = sigio.wait_beyond(cleared, wait());
     tap.check(again == cleared + 1, "O_ASYNC set again: SIGIO again");
     drop(reader);
     writer.send(b"four")?;
@@ -624,11 +628,11 @@ fn fresh_buffer(ctx: &Context, tap: &mut Tap) -> CaseResult {
 
 fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let Some(path) = &ctx.module else {
-        tap.note("module-params: skipped, no --module given");
+        tap.skip("loads with bad and good parameters", "no --module given");
         return Ok(());
     };
     module::unload()?;
-    let gone = module::wait_gone(&ctx.device, WAIT);
+    let gone = module::wait_gone(&ctx.device, wait());
     tap.check(gone, format!("rmmod removed {}", ctx.device.display()));
 
     let too_big = "buffer_size=1048576".to_owned();
@@ -658,7 +662,7 @@ fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
         ctx.params.devices, ctx.params.buffer_size
     );
     module::load(path, &original).map_err(io::Error::from)?;
-    let back = module::wait_for(&ctx.device, WAIT);
+    let back = module::wait_for(&ctx.device, wait());
     tap.check(
         back,
         format!("reload with {original} recreated {}", ctx.device.display()),

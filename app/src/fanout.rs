@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::unistd::getpid;
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::device::{node_path, Access, Device};
 use crate::proc::{read_timeout, reap, spawn, Channel};
 use crate::rtsig::{block, rt_signal, set_signal, take, PollSignal};
@@ -93,7 +93,7 @@ pub fn fanout(ctx: &Context, tap: &mut Tap) -> CaseResult {
     drop(ready);
     let mut all_ready = true;
     for _ in 0..SUBSCRIBERS {
-        if read_timeout(&mut ready_rx, &mut [0], WAIT).is_err() {
+        if read_timeout(&mut ready_rx, &mut [0], wait()).is_err() {
             all_ready = false;
             break;
         }
@@ -113,7 +113,7 @@ pub fn fanout(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let mut exact = 0;
     let mut wrong = Vec::new();
     for (device, pid) in children {
-        match reap(pid, WAIT * 2) {
+        match reap(pid, wait() * 2) {
             Some(0) => exact += 1,
             status => wrong.push((device, status)),
         }
@@ -152,7 +152,7 @@ fn subscriber(path: &std::path::Path, expected: usize, mut ready: File) -> i32 {
         |s: &PollSignal| s.fd == fd && s.code == POLL_IN && s.band & i64::from(libc::POLLIN) != 0;
     let mut count = 0;
     while count < expected {
-        match take(signal, WAIT) {
+        match take(signal, wait()) {
             Ok(Some(s)) if valid(&s) => count += 1,
             Ok(Some(_)) => return BAD_FIELDS,
             _ => return TOO_FEW,

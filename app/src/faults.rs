@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use nix::kmod::{finit_module, ModuleInitFlags};
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::module;
 use crate::tap::{extend_watchdog, Tap};
 
@@ -308,7 +308,7 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
         ctx.params.devices, ctx.params.buffer_size
     );
     module::unload()?;
-    if !module::wait_gone(&ctx.device, WAIT) {
+    if !module::wait_gone(&ctx.device, wait()) {
         return Err("the device node stayed after rmmod".into());
     }
     let image = File::open(path)?;
@@ -338,7 +338,7 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
                     points = n;
                     // The node first (devtmpfs makes it asynchronously),
                     // then a notified write read back through it.
-                    let works = module::wait_for(&ctx.device, WAIT)
+                    let works = module::wait_for(&ctx.device, wait())
                         && matches!(
                             crate::lifecycle::round_trip(
                                 &ctx.device,
@@ -351,7 +351,7 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
                         unclean.push(format!("point {n}: loaded, but the device does not work"));
                     }
                     module::unload()?;
-                    module::wait_gone(&ctx.device, WAIT);
+                    module::wait_gone(&ctx.device, wait());
                 }
                 (Err(e), true) => {
                     points = n;
@@ -399,11 +399,11 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
     // Back as the other cases expect it.
     if Path::new("/sys/module/asyncn").exists() {
         module::unload()?;
-        module::wait_gone(&ctx.device, WAIT);
+        module::wait_gone(&ctx.device, wait());
     }
     module::load(path, &params).map_err(|e| format!("reload: {e:?}"))?;
     tap.check(
-        module::wait_for(&ctx.device, WAIT),
+        module::wait_for(&ctx.device, wait()),
         "the module loads normally afterwards",
     );
     Ok(())

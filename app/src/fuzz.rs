@@ -9,12 +9,15 @@
 //! pwrite and lseek at random offsets; random ioctl numbers and the
 //! generic ones the VFS handles itself; fcntl with random flags, owners
 //! and signals; poll with random events; mmap, fsync, dup, close. Every
-//! result must be success or one of the errors that call may give;
-//! a timer interrupts any call that would block. Afterwards the same
+//! result must be one of the outcomes `oracle` allows for that call with
+//! those arguments, successes included; a timer interrupts any call that
+//! would block. Afterwards the same
 //! checks as the stress run: nothing left open, buffers freed, devices
 //! working; the guest runner catches any kernel report.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,7 @@ use crate::after_run;
 use crate::cases::{CaseResult, Context};
 use crate::device::node_paths;
 use crate::module::{inaccessible_page, InaccessiblePage};
+use crate::oracle;
 use crate::proc::{reap, spawn};
 use crate::rng::Rng;
 use crate::rtsig;
@@ -66,20 +70,32 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         })?);
     }
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let mut progress = Instant::now();
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
+        if progress.elapsed() >= Duration::from_secs(30) {
+            progress = Instant::now();
+            tap.note(format!(
+                "fuzz: {} calls so far, {} unexpected results",
+                board.calls.load(SeqCst),
+                board.violations.load(SeqCst)
+            ));
+        }
     }
     board.stop.store(1, SeqCst);
     let mut ended = 0;
     for pid in workers {
         match reap(pid, Duration::from_secs(10)) {
             Some(0) => ended += 1,
-            other => eprintln!("fuzz: worker {pid} did not end cleanly: {other:?}"),
+            other => {
+                crate::tap::report(format!("fuzz: worker {pid} did not end cleanly: {other:?}"))
+            }
         }
     }
     let calls = board.calls.load(SeqCst);
     tap.note(format!(
-        "fuzz: {calls} calls: {} succeeded, {} failed with EFAULT, the rest with another expected error",
+        "fuzz: {calls} calls, each judged against the exact set of outcomes it may have: {} succeeded, \
+         {} failed with EFAULT, the rest with another error allowed for that call",
         board.succeeded.load(SeqCst),
         board.faults.load(SeqCst)
     ));
@@ -91,7 +107,7 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
     tap.check(
         violations == 0,
         format!(
-            "every call gave success or an error it may give: {violations} did not (seed {})",
+            "every call gave an outcome allowed for it (success included): {violations} did not (seed {})",
             options.seed
         ),
     );
@@ -105,7 +121,22 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
     after_run::check(tap, "fuzz", &paths, &before, None, buffer_size)
 }
 
-/// Pointer arguments: (name, address, bytes valid there).
+/// A pointer argument the fuzzer draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pointer {
+    /// Into `valid`, at an offset below 8.
+    Valid,
+    Null,
+    ProtNone,
+    /// The first page of the read-only pair (zeros).
+    ReadOnly,
+    /// 8 readable bytes (zeros) before `PROT_NONE`.
+    Straddle,
+    /// A kernel address.
+    Kernel,
+}
+
+/// Pointer arguments and what is mapped there.
 struct Pointers {
     valid: Vec<u8>,
     guard: InaccessiblePage,
@@ -118,8 +149,7 @@ impl Pointers {
     fn new(buffer_size: usize) -> std::io::Result<Self> {
         let guard = inaccessible_page()?;
         let page = page_size();
-        // A read-only page right before nothing in particular: writes into
-        // it from the kernel fault.
+        // Two pages, the first read-only, the second inaccessible.
         // SAFETY: a fresh anonymous mapping aliases nothing.
         let read_only = unsafe {
             libc::mmap(
@@ -134,16 +164,17 @@ impl Pointers {
         if read_only == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        // The second page of the pair becomes inaccessible: a buffer that
-        // starts readable and runs into it.
         // SAFETY: the range belongs to the mapping just made.
-        unsafe {
+        if unsafe {
             libc::mprotect(
                 read_only.cast::<u8>().add(page).cast(),
                 page,
                 libc::PROT_NONE,
             )
-        };
+        } != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
         Ok(Self {
             valid: vec![0x5a; buffer_size + page],
             guard,
@@ -153,17 +184,17 @@ impl Pointers {
         })
     }
 
-    /// A pointer and a fitting length, or a bad one. Returns (pointer,
-    /// length, whether the kernel can only fail with EFAULT or succeed
-    /// short of the bad part).
-    fn pick(&mut self, rng: &mut Rng, for_write_into: bool) -> (usize, usize, &'static str) {
-        let valid = self.valid.as_mut_ptr() as usize;
-        let kernel: usize = if cfg!(target_pointer_width = "64") {
+    fn kernel() -> usize {
+        if cfg!(target_pointer_width = "64") {
             0xffff_ff80_0000_0000_u64 as usize
         } else {
             0xc000_0000
-        };
-        let len = match rng.below(8) {
+        }
+    }
+
+    /// A length for a pointer argument.
+    fn pick_len(&self, rng: &mut Rng) -> usize {
+        match rng.below(8) {
             0 => 0,
             1 => 1,
             2 => rng.index(self.valid.len()),
@@ -172,24 +203,60 @@ impl Pointers {
             5 => isize::MAX as usize,
             6 => 1 << 31,
             _ => rng.index(1 << 20),
-        };
-        let (ptr, what) = match rng.below(9) {
-            0..=2 => (valid + rng.index(8), "valid"),
-            3 => (0, "NULL"),
-            4 => (self.guard.as_ptr() as usize, "PROT_NONE"),
-            5 => (kernel, "kernel address"),
-            6 => (self.straddle, "straddling into PROT_NONE"),
-            7 if for_write_into => (self.read_only, "read-only"),
-            7 => (self.read_only, "read-only (readable)"),
+        }
+    }
+
+    /// A pointer: its kind and address.
+    fn pick_pointer(&mut self, rng: &mut Rng) -> (Pointer, usize) {
+        let kernel = Self::kernel();
+        match rng.below(9) {
+            0..=2 => (
+                Pointer::Valid,
+                self.valid.as_mut_ptr() as usize + rng.index(8),
+            ),
+            3 => (Pointer::Null, 0),
+            4 => (Pointer::ProtNone, self.guard.as_ptr() as usize),
+            5 => (Pointer::Kernel, kernel),
+            6 => (Pointer::Straddle, self.straddle),
+            7 => (Pointer::ReadOnly, self.read_only),
             // Anywhere in kernel space: a random user address could land
             // in this process's own memory and let `read` overwrite it.
             _ => (
+                Pointer::Kernel,
                 kernel.wrapping_add(rng.next_u64() as usize % (usize::MAX - kernel))
                     & !(self.page - 1),
-                "random kernel address",
             ),
+        }
+    }
+
+    /// What the kernel finds at `pointer` for `len` bytes.
+    fn buffer(&self, pointer: Pointer, address: usize, len: usize) -> oracle::Buffer {
+        let (readable, writable) = match pointer {
+            Pointer::Valid => {
+                let room = self.valid.len() - (address - self.valid.as_ptr() as usize);
+                (room, room)
+            }
+            Pointer::Null | Pointer::ProtNone | Pointer::Kernel => (0, 0),
+            Pointer::ReadOnly => (self.page, 0),
+            Pointer::Straddle => (8, 0),
         };
-        (ptr, len, what)
+        oracle::Buffer {
+            len,
+            access: if pointer == Pointer::Kernel {
+                oracle::Access::Fails
+            } else {
+                oracle::Buffer::user_access(len)
+            },
+            readable,
+            writable,
+        }
+    }
+
+    /// A pointer and length, with what the kernel finds there.
+    fn pick(&mut self, rng: &mut Rng) -> (usize, oracle::Buffer, Pointer) {
+        let len = self.pick_len(rng);
+        let (pointer, address) = self.pick_pointer(rng);
+        (address, self.buffer(pointer, address, len), pointer)
     }
 }
 
@@ -212,13 +279,22 @@ fn page_size() -> usize {
     usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
 }
 
+/// An open descriptor of this worker and its file description (shared by
+/// `dup`s: flags set through one are the other's).
+struct Open {
+    fd: i32,
+    description: Rc<RefCell<oracle::Description>>,
+}
+
 struct Fuzzer<'a> {
     id: u64,
     rng: Rng,
     paths: &'a [PathBuf],
     board: &'a Board,
-    fds: Vec<i32>,
+    fds: Vec<Open>,
     pointers: Pointers,
+    buffer_size: usize,
+    root: bool,
     printed: u64,
     step: u64,
 }
@@ -234,6 +310,15 @@ fn fuzz_signals() -> [i32; 5] {
     ]
 }
 
+/// The result of a system call: its return value, or `errno`.
+fn outcome(ret: i64) -> Result<i64, Errno> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
 impl Fuzzer<'_> {
     fn run(id: u64, seed: u64, paths: &[PathBuf], buffer_size: usize, board: &Board) -> i32 {
         // Own process group: F_SETOWN to "my group" reaches only us.
@@ -241,13 +326,13 @@ impl Fuzzer<'_> {
         unsafe { libc::setpgid(0, 0) };
         let signals = fuzz_signals();
         if let Err(e) = rtsig::prepare_worker(&signals[1..]) {
-            eprintln!("fuzz: worker {id}: signal setup: {e}");
+            crate::tap::report(format!("fuzz: worker {id}: signal setup: {e}"));
             return 1;
         }
         let pointers = match Pointers::new(buffer_size) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("fuzz: worker {id}: mappings: {e}");
+                crate::tap::report(format!("fuzz: worker {id}: mappings: {e}"));
                 return 1;
             }
         };
@@ -258,6 +343,8 @@ impl Fuzzer<'_> {
             board,
             fds: Vec::new(),
             pointers,
+            buffer_size,
+            root: nix::unistd::geteuid().is_root(),
             printed: 0,
             step: 0,
         };
@@ -268,183 +355,84 @@ impl Fuzzer<'_> {
             // do not pile up.
             while rtsig::take_pending(&signals[1..]).is_some() {}
         }
-        for fd in fuzzer.fds.drain(..) {
+        for open in fuzzer.fds.drain(..) {
             // SAFETY: closes descriptors this worker opened.
-            unsafe { libc::close(fd) };
+            unsafe { libc::close(open.fd) };
         }
         0
     }
 
-    fn fd(&mut self) -> i32 {
+    /// A descriptor argument: one of this worker's (its index), or one
+    /// that is not open here (closed, negative, never opened).
+    fn fd(&mut self) -> (i32, oracle::Target, Option<usize>) {
         if self.fds.is_empty() || self.rng.chance(3) {
-            // Closed, negative or never-opened descriptors.
-            return self.rng.pick(&[-1, 999, i32::MAX]);
+            let fd = self.rng.pick(&[-1, 999, i32::MAX]);
+            return (fd, oracle::Target::Closed, None);
         }
-        self.fds[self.rng.index(self.fds.len())]
+        let i = self.rng.index(self.fds.len());
+        let open = &self.fds[i];
+        (
+            open.fd,
+            oracle::Target::File(*open.description.borrow()),
+            Some(i),
+        )
     }
 
-    /// Judges one call's result: `Ok` or one of `allowed`.
-    fn judge(&mut self, call: &str, ret: isize, allowed: &[Errno]) {
+    /// Judges one call: its outcome must be one `allowed` admits.
+    fn judge(&mut self, call: &str, result: Result<i64, Errno>, allowed: &oracle::Allowed) {
         self.board.calls.fetch_add(1, SeqCst);
-        if ret >= 0 {
-            self.board.succeeded.fetch_add(1, SeqCst);
-            return;
-        }
-        let e = Errno::last();
-        if e == Errno::EFAULT {
-            self.board.faults.fetch_add(1, SeqCst);
-        }
-        if !allowed.contains(&e) && e != Errno::EINTR {
+        match result {
+            Ok(_) => self.board.succeeded.fetch_add(1, SeqCst),
+            Err(Errno::EFAULT) => self.board.faults.fetch_add(1, SeqCst),
+            Err(_) => 0,
+        };
+        if !allowed.admits(result) {
             self.board.violations.fetch_add(1, SeqCst);
             self.printed += 1;
             if self.printed <= PRINT_LIMIT {
                 crate::tap::report(format!(
-                    "fuzz: worker {} step {}: {call}: unexpected {e}",
-                    self.id, self.step
+                    "fuzz: worker {} step {}: {call}: {result:?}, allowed: success {:?}, errors {:?}",
+                    self.id, self.step, allowed.ok, allowed.errnos
                 ));
             }
         }
     }
 
     fn one_call(&mut self) {
-        use Errno::*;
         rtsig::arm_timer(CALL_TIMER);
         match self.rng.below(16) {
             0 | 1 => self.open(),
-            2 => {
-                if !self.fds.is_empty() && self.rng.chance(50) {
-                    let fd = self.fds.swap_remove(self.rng.index(self.fds.len()));
-                    // SAFETY: closes a descriptor this worker owns.
-                    let r = unsafe { libc::close(fd) };
-                    self.judge("close", r as isize, &[]);
-                } else {
-                    let fd = self.fd();
-                    // SAFETY: dup has no memory-safety preconditions.
-                    let r = unsafe { libc::dup(fd) };
-                    if r >= 0 {
-                        self.keep(r);
-                    }
-                    self.judge("dup", r as isize, &[EBADF, EMFILE]);
-                }
-            }
-            3 | 4 => {
-                let fd = self.fd();
-                let (ptr, len, what) = self.pointers.pick(&mut self.rng, true);
-                // SAFETY: the kernel validates the user pointer; this
-                // process never touches what it points at.
-                let r = unsafe { libc::read(fd, ptr as *mut libc::c_void, len) };
-                self.judge(
-                    &format!("read({fd}, {what}, {len})"),
-                    r,
-                    &[EFAULT, EAGAIN, EBADF, EINVAL],
-                );
-            }
-            5 | 6 => {
-                let fd = self.fd();
-                let (ptr, len, what) = self.pointers.pick(&mut self.rng, false);
-                // SAFETY: as for read.
-                let r = unsafe { libc::write(fd, ptr as *const libc::c_void, len) };
-                self.judge(
-                    &format!("write({fd}, {what}, {len})"),
-                    r,
-                    &[EFAULT, EBADF, EINVAL],
-                );
-            }
+            2 => self.close_or_dup(),
+            3 | 4 => self.read(),
+            5 | 6 => self.write(),
             7 => self.vectored(),
-            8 => {
-                let fd = self.fd();
-                let offset = self.rng.pick(&[0, 1, -1, 4096, i32::MAX]) as libc::off_t;
-                let (ptr, len, _) = self.pointers.pick(&mut self.rng, true);
-                let (r, call) = match self.rng.below(3) {
-                    // SAFETY: the kernel validates the arguments.
-                    0 => (
-                        unsafe { libc::pread(fd, ptr as *mut _, len, offset) },
-                        "pread",
-                    ),
-                    // SAFETY: as above.
-                    1 => (
-                        unsafe { libc::pwrite(fd, ptr as *const _, len, offset) },
-                        "pwrite",
-                    ),
-                    // SAFETY: lseek has no memory-safety preconditions.
-                    _ => (
-                        unsafe { libc::lseek(fd, offset, self.rng.pick(&[0, 1, 2, 3, 4, 99])) }
-                            as isize,
-                        "lseek",
-                    ),
-                };
-                self.judge(call, r, &[ESPIPE, EINVAL, EBADF, EFAULT]);
-            }
+            8 => self.positioned(),
             9 | 10 => self.ioctl(),
             11 | 12 => self.fcntl(),
             13 => self.poll(),
-            14 => {
-                let fd = self.fd();
-                // SAFETY: a failed or successful mapping of the device is
-                // not touched; a successful one is unmapped.
-                let p = unsafe {
-                    libc::mmap(
-                        std::ptr::null_mut(),
-                        4096,
-                        libc::PROT_READ | libc::PROT_WRITE,
-                        libc::MAP_SHARED,
-                        fd,
-                        0,
-                    )
-                };
-                if p != libc::MAP_FAILED {
-                    // SAFETY: unmaps what was just mapped.
-                    unsafe { libc::munmap(p, 4096) };
-                    self.judge("mmap of the device succeeded", -1, &[]);
-                } else {
-                    self.judge("mmap", -1, &[ENODEV, EBADF, EACCES]);
-                }
-            }
-            _ => {
-                let fd = self.fd();
-                // SAFETY: these calls take only a descriptor (and a length).
-                let (r, call) = match self.rng.below(4) {
-                    0 => (unsafe { libc::fsync(fd) }, "fsync"),
-                    1 => (unsafe { libc::ftruncate(fd, 0) }, "ftruncate"),
-                    2 => (
-                        unsafe {
-                            libc::flock(
-                                fd,
-                                self.rng.pick(&[
-                                    libc::LOCK_SH,
-                                    libc::LOCK_EX | libc::LOCK_NB,
-                                    libc::LOCK_UN,
-                                    99,
-                                ]),
-                            )
-                        },
-                        "flock",
-                    ),
-                    _ => (unsafe { libc::fdatasync(fd) }, "fdatasync"),
-                };
-                self.judge(call, r as isize, &[EINVAL, EBADF, EROFS, EAGAIN]);
-            }
+            14 => self.mmap(),
+            _ => self.sync_truncate_lock(),
         }
         rtsig::arm_timer(Duration::ZERO);
     }
 
-    fn keep(&mut self, fd: i32) {
+    fn keep(&mut self, fd: i32, description: Rc<RefCell<oracle::Description>>) {
         if self.fds.len() >= MAX_FDS {
             let old = self.fds.swap_remove(0);
             // SAFETY: closes a descriptor this worker owns.
-            unsafe { libc::close(old) };
+            unsafe { libc::close(old.fd) };
         }
-        self.fds.push(fd);
+        self.fds.push(Open { fd, description });
     }
 
     fn open(&mut self) {
-        use Errno::*;
         let path = &self.paths[self.rng.index(self.paths.len())];
         let Ok(path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
             return;
         };
         // Access mode 0..=3 (3: neither read nor write) and random extras.
-        let mut flags = self.rng.below(4) as i32 | libc::O_CLOEXEC;
+        let access = self.rng.below(4) as i32;
+        let mut flags = access | libc::O_CLOEXEC;
         for extra in [
             libc::O_NONBLOCK,
             libc::O_APPEND,
@@ -462,47 +450,146 @@ impl Fuzzer<'_> {
                 flags |= extra;
             }
         }
+        let has = |flag: i32| flags & flag == flag;
+        let allowed = oracle::open(oracle::OpenFlags {
+            path: has(libc::O_PATH),
+            directory: has(libc::O_DIRECTORY),
+            create_exclusive: has(libc::O_CREAT | libc::O_EXCL),
+            direct: has(libc::O_DIRECT),
+        });
         // SAFETY: `path` is NUL-terminated; the mode argument is read for O_CREAT only.
         let fd = unsafe { libc::open(path.as_ptr(), flags, 0o600) };
+        let result = outcome(i64::from(fd));
         if fd >= 0 {
-            self.keep(fd);
+            let path_only = has(libc::O_PATH);
+            let description = oracle::Description {
+                readable: !path_only && (access == libc::O_RDONLY || access == libc::O_RDWR),
+                writable: !path_only && (access == libc::O_WRONLY || access == libc::O_RDWR),
+                path_only,
+                nonblocking: Some(!path_only && has(libc::O_NONBLOCK)),
+            };
+            self.keep(fd, Rc::new(RefCell::new(description)));
         }
+        self.judge(&format!("open(flags {flags:#o})"), result, &allowed);
+    }
+
+    fn close_or_dup(&mut self) {
+        if !self.fds.is_empty() && self.rng.chance(50) {
+            let open = self.fds.swap_remove(self.rng.index(self.fds.len()));
+            // SAFETY: closes a descriptor this worker owns.
+            let r = unsafe { libc::close(open.fd) };
+            self.judge("close", outcome(i64::from(r)), &oracle::close());
+        } else {
+            let (fd, target, index) = self.fd();
+            let allowed = oracle::dup(target);
+            // SAFETY: dup has no memory-safety preconditions.
+            let r = unsafe { libc::dup(fd) };
+            if let (true, Some(i)) = (r >= 0, index) {
+                let description = Rc::clone(&self.fds[i].description);
+                self.keep(r, description);
+            }
+            self.judge(&format!("dup({fd})"), outcome(i64::from(r)), &allowed);
+        }
+    }
+
+    fn read(&mut self) {
+        let (fd, target, _) = self.fd();
+        let (ptr, buffer, pointer) = self.pointers.pick(&mut self.rng);
+        let allowed = oracle::read(target, buffer, self.buffer_size);
+        // SAFETY: the kernel validates the user pointer; this process never
+        // touches what it points at but `valid`, which it only reads as bytes.
+        let r = unsafe { libc::read(fd, ptr as *mut libc::c_void, buffer.len) };
         self.judge(
-            &format!("open(flags {flags:#o})"),
-            fd as isize,
-            &[ENOTDIR, EEXIST, EINVAL],
+            &format!("read({fd}, {pointer:?}, {})", buffer.len),
+            outcome(r as i64),
+            &allowed,
+        );
+    }
+
+    fn write(&mut self) {
+        let (fd, target, _) = self.fd();
+        let (ptr, buffer, pointer) = self.pointers.pick(&mut self.rng);
+        let allowed = oracle::write(target, buffer, self.buffer_size);
+        // SAFETY: as for read.
+        let r = unsafe { libc::write(fd, ptr as *const libc::c_void, buffer.len) };
+        self.judge(
+            &format!("write({fd}, {pointer:?}, {})", buffer.len),
+            outcome(r as i64),
+            &allowed,
+        );
+    }
+
+    fn positioned(&mut self) {
+        let (fd, target, _) = self.fd();
+        let offset = self.rng.pick(&[0, 1, -1, 4096, i32::MAX]);
+        let (ptr, buffer, _) = self.pointers.pick(&mut self.rng);
+        let (r, call, allowed) = match self.rng.below(3) {
+            0 => (
+                // SAFETY: the kernel validates the arguments.
+                unsafe { libc::pread(fd, ptr as *mut _, buffer.len, offset as libc::off_t) } as i64,
+                "pread",
+                oracle::positioned(target, i64::from(offset)),
+            ),
+            1 => (
+                // SAFETY: as above.
+                unsafe { libc::pwrite(fd, ptr as *const _, buffer.len, offset as libc::off_t) }
+                    as i64,
+                "pwrite",
+                oracle::positioned(target, i64::from(offset)),
+            ),
+            _ => {
+                let whence = self.rng.pick(&[0, 1, 2, 3, 4, 99]);
+                (
+                    // SAFETY: lseek has no memory-safety preconditions.
+                    unsafe { libc::lseek(fd, offset as libc::off_t, whence) } as i64,
+                    "lseek",
+                    oracle::lseek(target, whence),
+                )
+            }
+        };
+        self.judge(
+            &format!("{call}({fd}, offset {offset})"),
+            outcome(r),
+            &allowed,
         );
     }
 
     fn vectored(&mut self) {
-        use Errno::*;
-        let fd = self.fd();
+        let (fd, target, _) = self.fd();
         let count = self.rng.pick(&[0usize, 1, 2, 3]);
         let mut iov = Vec::with_capacity(count);
+        let mut segments = Vec::with_capacity(count);
         for _ in 0..count {
-            let (ptr, len, _) = self.pointers.pick(&mut self.rng, true);
+            let (ptr, buffer, _) = self.pointers.pick(&mut self.rng);
             iov.push(libc::iovec {
                 iov_base: ptr as *mut libc::c_void,
-                iov_len: len,
+                iov_len: buffer.len,
             });
+            segments.push(buffer);
         }
         let iovcnt = self.rng.pick(&[count as i32, count as i32, -1, 1025]);
-        let (iov_ptr, iovcnt) = if self.rng.chance(10) {
+        let (iov_ptr, iovcnt, iovecs) = if !(0..=1024).contains(&iovcnt) {
+            // More entries than the array holds, or negative: the count is
+            // rejected before the array is read.
+            (iov.as_ptr(), iovcnt, oracle::Iovecs::BadCount)
+        } else if self.rng.chance(10) {
             (
                 self.pointers.guard.as_ptr() as *const libc::iovec,
                 iovcnt.max(1),
+                oracle::Iovecs::Unreadable,
             )
-        } else if iovcnt > count as i32 || iovcnt < 0 {
-            // More entries than the array holds: keep the count invalid
-            // (EINVAL) rather than hand the kernel a short array.
-            (iov.as_ptr(), if iovcnt < 0 { -1 } else { 1025 })
         } else {
-            (iov.as_ptr(), iovcnt)
+            (iov.as_ptr(), iovcnt, oracle::Iovecs::Segments(segments))
         };
         let write = self.rng.chance(50);
+        let allowed = if write {
+            oracle::writev(target, &iovecs, self.buffer_size)
+        } else {
+            oracle::readv(target, &iovecs, self.buffer_size)
+        };
         // SAFETY: `iov_ptr` is either `iov` with at most its length, or an
-        // inaccessible page the kernel fails to read (EFAULT); counts above
-        // the kernel's limit are rejected before the array is read.
+        // inaccessible page the kernel fails to read (EFAULT); counts out of
+        // range are rejected before the array is read.
         let r = unsafe {
             if write {
                 libc::writev(fd, iov_ptr, iovcnt)
@@ -511,32 +598,51 @@ impl Fuzzer<'_> {
             }
         };
         self.judge(
-            if write { "writev" } else { "readv" },
-            r,
-            &[EFAULT, EINVAL, EBADF, EAGAIN],
+            &format!(
+                "{}({fd}, {iovecs:?}, {iovcnt})",
+                if write { "writev" } else { "readv" }
+            ),
+            outcome(r as i64),
+            &allowed,
         );
     }
 
     fn ioctl(&mut self) {
-        use Errno::*;
-        let fd = self.fd();
-        let (arg, _, _) = self.pointers.pick(&mut self.rng, true);
-        let arg = if self.rng.chance(30) {
-            self.rng.next_u64() as usize
-        } else {
-            arg
-        };
+        let (fd, target, index) = self.fd();
         if self.rng.chance(25) {
-            // The generic ones the VFS answers itself, with any argument.
+            // The generic ones the VFS answers itself.
             let request =
                 self.rng
                     .pick(&[libc::FIONBIO, libc::FIOASYNC, libc::FIOCLEX, libc::FIONCLEX]);
+            let reads_arg = request == libc::FIONBIO || request == libc::FIOASYNC;
+            let (arg, buffer, pointer) = if self.rng.chance(30) {
+                // A random number as the argument.
+                (self.rng.next_u64() as usize, None, None)
+            } else {
+                let (pointer, address) = self.pointers.pick_pointer(&mut self.rng);
+                (
+                    address,
+                    Some(self.pointers.buffer(pointer, address, 4)),
+                    Some(pointer),
+                )
+            };
+            let allowed = oracle::generic_ioctl(target, reads_arg, buffer);
             // SAFETY: the kernel validates `arg` as a user pointer.
             let r = unsafe { libc::ioctl(fd, request as _, arg) };
+            if r == 0 && request == libc::FIONBIO {
+                if let Some(i) = index {
+                    // Zeros where the fuzzer knows the memory; unknown else.
+                    let known = match pointer {
+                        Some(Pointer::ReadOnly | Pointer::Straddle) => Some(false),
+                        _ => None,
+                    };
+                    self.fds[i].description.borrow_mut().nonblocking = known;
+                }
+            }
             self.judge(
-                &format!("ioctl({request:#x})"),
-                r as isize,
-                &[EFAULT, EBADF],
+                &format!("ioctl({fd}, {request:#x}, {pointer:?})"),
+                outcome(i64::from(r)),
+                &allowed,
             );
             return;
         }
@@ -551,28 +657,41 @@ impl Fuzzer<'_> {
                 break request;
             }
         };
+        let (_, address) = self.pointers.pick_pointer(&mut self.rng);
         // SAFETY: no ioctl of these types exists for this file; the kernel
         // validates `arg` if anything looks at it.
-        let r = unsafe { libc::ioctl(fd, request as _, arg) };
+        let r = unsafe { libc::ioctl(fd, request as _, address) };
         self.judge(
-            &format!("ioctl({request:#x})"),
-            r as isize,
-            &[ENOTTY, EBADF],
+            &format!("ioctl({fd}, {request:#x})"),
+            outcome(i64::from(r)),
+            &oracle::unknown_ioctl(target),
         );
     }
 
     fn fcntl(&mut self) {
-        use Errno::*;
-        let fd = self.fd();
+        use oracle::Fcntl;
+        let (fd, target, index) = self.fd();
         let me = std::process::id() as i32;
-        let (ptr, _, _) = self.pointers.pick(&mut self.rng, true);
-        let (r, call) = match self.rng.below(7) {
+        let (pointer, address) = self.pointers.pick_pointer(&mut self.rng);
+        let (r, call, command) = match self.rng.below(7) {
             0 => {
                 let flags = self.rng.next_u64() as i32;
                 // SAFETY: F_SETFL takes an int.
+                let r = unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+                if r == 0 {
+                    if let Some(i) = index {
+                        self.fds[i].description.borrow_mut().nonblocking =
+                            Some(flags & libc::O_NONBLOCK != 0);
+                    }
+                }
+                let has = |flag: i32| flags & flag == flag;
                 (
-                    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } as isize,
-                    "F_SETFL",
+                    i64::from(r),
+                    format!("F_SETFL {flags:#x}"),
+                    Fcntl::SetFl {
+                        direct: has(libc::O_DIRECT),
+                        noatime: has(libc::O_NOATIME),
+                    },
                 )
             }
             1 => {
@@ -580,41 +699,74 @@ impl Fuzzer<'_> {
                 // its own group, nobody, or a pid that does not exist.
                 let owner = self.rng.pick(&[me, -me, 0, 0x3fff_fff0]);
                 // SAFETY: F_SETOWN takes an int.
+                let r = unsafe { libc::fcntl(fd, libc::F_SETOWN, owner) };
                 (
-                    unsafe { libc::fcntl(fd, libc::F_SETOWN, owner) } as isize,
-                    "F_SETOWN",
+                    i64::from(r),
+                    format!("F_SETOWN {owner}"),
+                    Fcntl::SetOwn {
+                        exists: owner != 0x3fff_fff0,
+                    },
                 )
             }
             2 => {
                 let valid = self.rng.pick(&fuzz_signals());
                 let signal = self.rng.pick(&[valid, valid, -1, 65, 1000]);
                 // SAFETY: F_SETSIG takes an int.
-                (unsafe { libc::fcntl(fd, 10, signal) } as isize, "F_SETSIG")
+                let r = unsafe { libc::fcntl(fd, rtsig::F_SETSIG, signal) };
+                (
+                    i64::from(r),
+                    format!("F_SETSIG {signal}"),
+                    Fcntl::SetSig {
+                        valid: (0..=64).contains(&signal),
+                    },
+                )
             }
             3 => {
-                let ptr = if self.rng.chance(50) {
-                    self.pointers.valid.as_mut_ptr() as usize
-                } else {
-                    ptr
-                };
-                if ptr == self.pointers.valid.as_mut_ptr() as usize {
+                let (pointer, address, contents) = if self.rng.chance(50) {
                     // A well-formed or random owner record.
                     let kind = self.rng.pick(&[0i32, 1, 2, 7]);
                     let pid = self.rng.pick(&[me, 0, 0x3fff_fff0]);
                     self.pointers.valid[..4].copy_from_slice(&kind.to_ne_bytes());
                     self.pointers.valid[4..8].copy_from_slice(&pid.to_ne_bytes());
-                }
+                    let address = self.pointers.valid.as_ptr() as usize;
+                    (Pointer::Valid, address, Some((kind, pid != 0x3fff_fff0)))
+                } else {
+                    let contents = match pointer {
+                        // Zeros: F_OWNER_TID 0, which clears the owner.
+                        Pointer::ReadOnly | Pointer::Straddle => Some((0, true)),
+                        _ => None,
+                    };
+                    (pointer, address, contents)
+                };
+                let buffer = self.pointers.buffer(pointer, address, 8);
                 // F_SETOWN_EX, F_GETOWN_EX (the same on every Linux architecture).
-                let cmd = self.rng.pick(&[15, 16]);
+                let (cmd, command) = if self.rng.chance(50) {
+                    (15, Fcntl::SetOwnEx(buffer, contents))
+                } else {
+                    (16, Fcntl::GetOwnEx(buffer))
+                };
                 // SAFETY: the kernel validates the record pointer.
-                (unsafe { raw_fcntl(fd, cmd, ptr) }, "F_[GS]ETOWN_EX")
+                let r = unsafe { raw_fcntl(fd, cmd, address) };
+                (r as i64, format!("fcntl {cmd} {pointer:?}"), command)
             }
             4 => {
-                let cmd = self
-                    .rng
-                    .pick(&[libc::F_GETFL, libc::F_GETOWN, 11, libc::F_GETFD]);
+                let cmd = self.rng.pick(&[
+                    libc::F_GETFL,
+                    libc::F_GETOWN,
+                    rtsig::F_GETSIG,
+                    libc::F_GETFD,
+                ]);
                 // SAFETY: these take no argument.
-                (unsafe { libc::fcntl(fd, cmd) } as isize, "F_GET*")
+                let r = unsafe { libc::fcntl(fd, cmd) };
+                let command = if cmd == libc::F_GETFL || cmd == libc::F_GETFD {
+                    Fcntl::GetFlags
+                } else {
+                    Fcntl::GetOwner
+                };
+                // F_GETOWN of a group is negative: libc tells it from an
+                // error (which it reports as -1 with errno).
+                let result = if r == -1 { -1 } else { i64::from(r) };
+                (result, format!("fcntl {cmd}"), command)
             }
             5 => {
                 let cmd = self.rng.pick(&[
@@ -624,11 +776,18 @@ impl Fuzzer<'_> {
                     libc::F_SETLEASE,
                     libc::F_NOTIFY,
                 ]);
+                let command = if cmd == libc::F_SETLEASE || cmd == libc::F_NOTIFY {
+                    Fcntl::LeaseOrNotify
+                } else if cmd == libc::F_OFD_SETLK && cfg!(target_pointer_width = "32") {
+                    // 32-bit kernels take OFD locks through fcntl64 only.
+                    Fcntl::Unknown
+                } else {
+                    let record = std::mem::size_of::<libc::flock>();
+                    Fcntl::Lock(self.pointers.buffer(pointer, address, record))
+                };
                 // SAFETY: the kernel validates the lock record pointer.
-                (
-                    unsafe { raw_fcntl(fd, cmd, ptr) },
-                    "F_SETLK/F_GETLK/F_SETLEASE/F_NOTIFY",
-                )
+                let r = unsafe { raw_fcntl(fd, cmd, address) };
+                (r as i64, format!("fcntl {cmd} {pointer:?}"), command)
             }
             _ => {
                 let cmd = self.rng.pick(&[
@@ -638,25 +797,30 @@ impl Fuzzer<'_> {
                     9999,
                 ]);
                 // SAFETY: int arguments.
-                let r = unsafe { libc::fcntl(fd, cmd, 10) } as isize;
-                if cmd == libc::F_DUPFD_CLOEXEC && r >= 0 {
-                    self.keep(r as i32);
-                }
-                (r, "F_DUPFD/F_SETPIPE_SZ/F_ADD_SEALS/unknown")
+                let r = unsafe { libc::fcntl(fd, cmd, 10) };
+                let command = match cmd {
+                    libc::F_DUPFD_CLOEXEC => {
+                        if let (true, Some(i)) = (r >= 0, index) {
+                            let description = Rc::clone(&self.fds[i].description);
+                            self.keep(r, description);
+                        }
+                        Fcntl::Dup
+                    }
+                    libc::F_SETPIPE_SZ => Fcntl::PipeSize,
+                    libc::F_ADD_SEALS => Fcntl::AddSeals,
+                    _ => Fcntl::Unknown,
+                };
+                (i64::from(r), format!("fcntl {cmd}"), command)
             }
         };
-        self.judge(
-            call,
-            r,
-            &[
-                EINVAL, EFAULT, EBADF, ESRCH, EPERM, ENOTDIR, EAGAIN, EACCES, ENOLCK, EBUSY,
-                EOVERFLOW,
-            ],
-        );
+        let allowed = oracle::fcntl(target, command, self.root);
+        // -1 is an error; F_GETOWN of a process group is another negative
+        // number (libc tells them apart with F_GETOWN_EX).
+        let result = if r == -1 { Err(Errno::last()) } else { Ok(r) };
+        self.judge(&format!("{call} on {fd}"), result, &allowed);
     }
 
     fn poll(&mut self) {
-        use Errno::*;
         let count = 1 + self.rng.index(3);
         let mut fds: Vec<libc::pollfd> = (0..count)
             .map(|_| libc::pollfd {
@@ -666,7 +830,7 @@ impl Fuzzer<'_> {
             })
             .collect();
         for pfd in &mut fds {
-            pfd.fd = self.fd();
+            pfd.fd = self.fd().0;
         }
         let bad = self.rng.chance(10);
         let ptr = if bad {
@@ -677,6 +841,76 @@ impl Fuzzer<'_> {
         // SAFETY: `ptr` is `fds` with its length, or an inaccessible page
         // the kernel fails to read.
         let r = unsafe { libc::poll(ptr, count as libc::nfds_t, self.rng.pick(&[0, 1])) };
-        self.judge("poll", r as isize, &[EFAULT, EINVAL]);
+        self.judge("poll", outcome(i64::from(r)), &oracle::poll(count, !bad));
+    }
+
+    fn mmap(&mut self) {
+        let (fd, target, _) = self.fd();
+        // SAFETY: a failed or successful mapping of the device is not
+        // touched; a successful one is unmapped.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        let result = if p == libc::MAP_FAILED {
+            Err(Errno::last())
+        } else {
+            // SAFETY: unmaps what was just mapped.
+            unsafe { libc::munmap(p, 4096) };
+            Ok(0)
+        };
+        self.judge(
+            &format!("mmap of {fd}"),
+            result,
+            &oracle::mmap_shared(target),
+        );
+    }
+
+    fn sync_truncate_lock(&mut self) {
+        let (fd, target, _) = self.fd();
+        let (r, call, allowed) = match self.rng.below(4) {
+            // SAFETY: these calls take only a descriptor (and a length).
+            0 => (
+                unsafe { libc::fsync(fd) },
+                "fsync".to_string(),
+                oracle::sync_or_truncate(target),
+            ),
+            1 => (
+                // SAFETY: as above.
+                unsafe { libc::ftruncate(fd, 0) },
+                "ftruncate".to_string(),
+                oracle::sync_or_truncate(target),
+            ),
+            2 => {
+                let (operation, kind) = self.rng.pick(&[
+                    (libc::LOCK_SH, oracle::Flock::SharedBlocking),
+                    (
+                        libc::LOCK_EX | libc::LOCK_NB,
+                        oracle::Flock::ExclusiveNonblocking,
+                    ),
+                    (libc::LOCK_UN, oracle::Flock::Unlock),
+                    (99, oracle::Flock::Mandatory),
+                ]);
+                (
+                    // SAFETY: as above.
+                    unsafe { libc::flock(fd, operation) },
+                    format!("flock {operation}"),
+                    oracle::flock(target, kind),
+                )
+            }
+            _ => (
+                // SAFETY: as above.
+                unsafe { libc::fdatasync(fd) },
+                "fdatasync".to_string(),
+                oracle::sync_or_truncate(target),
+            ),
+        };
+        self.judge(&format!("{call} on {fd}"), outcome(i64::from(r)), &allowed);
     }
 }

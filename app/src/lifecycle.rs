@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::getpid;
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::device::{sysfs_dir, Access, Device, ModuleParams};
 use crate::module;
 use crate::proc::{read_timeout, spawn, Channel};
@@ -33,7 +33,7 @@ pub fn round_trip(device: &Path, buffer_size: usize, message: &[u8]) -> io::Resu
     reader.subscribe(getpid())?;
     let mut writer = Device::open(device, Access::Write)?;
     writer.send(message)?;
-    let first = rtsig::take(signal, WAIT)?;
+    let first = rtsig::take(signal, wait())?;
     let extra = rtsig::take(signal, Duration::ZERO)?;
     let back = reader.receive(buffer_size)?;
     Ok(first.is_some() && extra.is_none() && back == message)
@@ -69,7 +69,7 @@ pub fn killed(ctx: &Context, tap: &mut Tap) -> CaseResult {
     }
     let mut ready_rx = ready.receiver();
     let mut byte = [0u8; 2];
-    read_timeout(&mut ready_rx, &mut byte, WAIT)?;
+    read_timeout(&mut ready_rx, &mut byte, wait())?;
     // Let the first child reach its blocking read.
     std::thread::sleep(Duration::from_millis(200));
     let during = read_stats(&dir)?;
@@ -116,7 +116,7 @@ pub fn killed(ctx: &Context, tap: &mut Tap) -> CaseResult {
 /// `rmmod` while a file is open is refused and changes nothing.
 pub fn unload_busy(ctx: &Context, tap: &mut Tap) -> CaseResult {
     if ctx.module.is_none() {
-        tap.note("unload-busy: skipped, no --module given");
+        tap.skip("rmmod while a file is open is refused", "no --module given");
         return Ok(());
     }
     let signal = rtsig::rt_signal(6);
@@ -135,7 +135,7 @@ pub fn unload_busy(ctx: &Context, tap: &mut Tap) -> CaseResult {
     );
     let mut writer = Device::open(&ctx.device, Access::Write)?;
     writer.send(b"still loaded")?;
-    let notified = rtsig::take(signal, WAIT)?;
+    let notified = rtsig::take(signal, wait())?;
     let back = reader.receive(ctx.params.buffer_size)?;
     tap.check(
         notified.is_some() && back == b"still loaded",
@@ -148,7 +148,7 @@ pub fn unload_busy(ctx: &Context, tap: &mut Tap) -> CaseResult {
 /// a bad parameter every tenth cycle.
 pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let Some(path) = &ctx.module else {
-        tap.note("load-cycle: skipped, no --module given");
+        tap.skip("unload, load and use, over and over", "no --module given");
         return Ok(());
     };
     // Debug kernels load modules slowly.
@@ -160,13 +160,13 @@ pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let start = Instant::now();
     let (mut unloaded, mut loaded, mut used, mut refused) = (0, 0, 0, 0);
     for cycle in 0..LOAD_CYCLES {
-        if module::unload().is_ok() && module::wait_gone(&ctx.device, WAIT) {
+        if module::unload().is_ok() && module::wait_gone(&ctx.device, wait()) {
             unloaded += 1;
         }
         if cycle % 10 == 0 && module::load(path, "buffer_size=0") == Err(Errno::EINVAL) {
             refused += 1;
         }
-        if module::load(path, &params).is_ok() && module::wait_for(&ctx.device, WAIT) {
+        if module::load(path, &params).is_ok() && module::wait_for(&ctx.device, wait()) {
             loaded += 1;
         }
         if round_trip(

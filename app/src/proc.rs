@@ -15,11 +15,16 @@ pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<Pid> {
     // Whatever is buffered would otherwise be printed twice.
     io::stdout().flush()?;
     io::stderr().flush()?;
+    let parent = nix::unistd::getpid();
     // SAFETY: the program is single-threaded when it forks, so the child
     // may run arbitrary code.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
+            if !die_with_parent(parent) {
+                // SAFETY: as below.
+                unsafe { libc::_exit(1) }
+            }
             let code = body();
             let _ = io::stdout().flush();
             // SAFETY: leaves the child without running the parent's
@@ -27,6 +32,14 @@ pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<Pid> {
             unsafe { libc::_exit(code) }
         }
     }
+}
+
+/// Asks the kernel to kill this process when its parent, `parent`, ends
+/// (Ctrl-C, a watchdog's `Bail out!`, a crash): no child outlives the test
+/// program. False when that cannot be asked, or `parent` has already ended.
+/// A change of user clears the request: ask again after one.
+pub fn die_with_parent(parent: Pid) -> bool {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_ok() && nix::unistd::getppid() == parent
 }
 
 /// Waits for `pid` until `timeout`; a child still running then is killed.

@@ -12,7 +12,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::{getpid, getppid};
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::device::{Access, Device};
 use crate::proc::{reap, spawn};
 use crate::tap::Tap;
@@ -44,7 +44,7 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let start = Instant::now();
     let message = reader.receive(ctx.params.buffer_size)?;
     let waited = start.elapsed();
-    reap(writer, WAIT);
+    reap(writer, wait());
     tap.check(
         message == b"wake up",
         "a blocked read returns the next write's message",
@@ -79,7 +79,7 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     // Stopped before the old disposition is back: a late SIGUSR1 is taken
     // by `ignore` on the way out of these calls.
     let _ = kill(interrupter, Signal::SIGKILL);
-    reap(interrupter, WAIT);
+    reap(interrupter, wait());
     // SAFETY: restores the disposition saved above.
     unsafe { sigaction(Signal::SIGUSR1, &previous) }?;
     tap.check(
@@ -179,9 +179,9 @@ pub fn epoll(ctx: &Context, tap: &mut Tap) -> CaseResult {
     );
 
     let writer = write_later(ctx, Duration::from_millis(100), b"epoll")?;
-    let ms = u16::try_from(WAIT.as_millis()).unwrap_or(u16::MAX);
+    let ms = u16::try_from(wait().as_millis()).unwrap_or(u16::MAX);
     let after = epoll.wait(&mut events, EpollTimeout::from(ms))?;
-    reap(writer, WAIT);
+    reap(writer, wait());
     tap.check(
         after == 1 && events[0].data() == 7 && events[0].events().contains(EpollFlags::EPOLLIN),
         format!("epoll_wait returns the fd with EPOLLIN after the write ({after} events)"),

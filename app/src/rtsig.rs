@@ -115,17 +115,37 @@ pub fn stress_signal() -> i32 {
     rt_signal(3)
 }
 
+/// What [`raise_pending_limit`] asks for: far more signals than a run can
+/// have pending (workers take theirs as they go).
+pub const RAISED_PENDING_LIMIT: u64 = 1 << 20;
+
 /// Lets this process and its children queue many real-time signals: the
 /// default `RLIMIT_SIGPENDING` of a small guest is a few thousand, and an
 /// overflowing queue makes the kernel fall back to plain `SIGIO`.
 pub fn raise_pending_limit() {
     let limit = libc::rlimit {
-        rlim_cur: 1 << 20,
-        rlim_max: 1 << 20,
+        rlim_cur: RAISED_PENDING_LIMIT as libc::rlim_t,
+        rlim_max: RAISED_PENDING_LIMIT as libc::rlim_t,
     };
     // SAFETY: `limit` is a valid rlimit. Failing (not root) keeps the
     // default, which the runs' drain-as-you-go keeps far from.
     unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &limit) };
+}
+
+/// This process's `RLIMIT_SIGPENDING` (0 when it cannot be read).
+pub fn pending_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut limit) } != 0 {
+        return 0;
+    }
+    // `rlim_t` is 32 bits on 32-bit glibc.
+    #[allow(clippy::unnecessary_cast)]
+    let current = limit.rlim_cur as u64;
+    current
 }
 
 extern "C" fn on_timer(_: libc::c_int) {}
@@ -171,7 +191,9 @@ pub fn arm_timer(period: Duration) {
 
 /// `F_SETSIG` (include/uapi/asm-generic/fcntl.h; 10 on every Linux
 /// architecture we target, not exported by the libc crate for all of them).
-const F_SETSIG: libc::c_int = 10;
+pub const F_SETSIG: libc::c_int = 10;
+/// `F_GETSIG`: 11, likewise.
+pub const F_GETSIG: libc::c_int = 11;
 
 /// `fcntl(fd, F_SETSIG, signal)`.
 pub fn set_signal(fd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::device::{Access, Device};
 use crate::tap::Tap;
 use crate::uffd::StallPage;
@@ -67,7 +67,7 @@ fn others_meanwhile(
     Ok(steps)
 }
 
-/// Runs `others_meanwhile` in a thread and waits up to `WAIT` for it.
+/// Runs `others_meanwhile` in a thread and waits up to `wait()` for it.
 fn check_others(ctx: &Context, tap: &mut Tap, who: &str, expect_readable: &[u8]) -> bool {
     let (done, finished) = mpsc::channel();
     let ctx_copy = ctx.clone();
@@ -75,7 +75,7 @@ fn check_others(ctx: &Context, tap: &mut Tap, who: &str, expect_readable: &[u8])
     std::thread::spawn(move || {
         let _ = done.send(others_meanwhile(&ctx_copy, &expect));
     });
-    let outcome = finished.recv_timeout(WAIT);
+    let outcome = finished.recv_timeout(wait());
     let what = format!("while a {who} is stalled, other files open, poll, read, write and close");
     match outcome {
         Ok(Ok(steps)) => {
@@ -92,7 +92,7 @@ fn check_others(ctx: &Context, tap: &mut Tap, who: &str, expect_readable: &[u8])
         Ok(Err(e)) => tap.check(false, format!("{what}: {e}")),
         Err(_) => tap.check(
             false,
-            format!("{what}: still blocked after {} s", WAIT.as_secs()),
+            format!("{what}: still blocked after {} s", wait().as_secs()),
         ),
     }
 }
@@ -113,7 +113,7 @@ fn stall_one(
 ) -> Result<Option<Stalled>, Box<dyn std::error::Error>> {
     let in_call = Arc::clone(&page);
     let running = std::thread::spawn(move || call(&in_call));
-    let faulted = page.wait_for_fault(WAIT)?;
+    let faulted = page.wait_for_fault(wait())?;
     let direction = if who == "reader" {
         "copy-out"
     } else {

@@ -7,10 +7,14 @@
 //! the parent `SIGKILL`s random workers and starts new ones. Checked:
 //!
 //! - every read returns a whole message some writer wrote, or the prefix
-//!   of one when the read buffer was smaller (see `message`): no torn or
-//!   stale reads;
+//!   of one when the read buffer was smaller (see `message`): no torn
+//!   reads; and no stale ones: an open file never reads a message of a
+//!   writer again, nor one older than the last it read of that writer
+//!   (each writer's messages reach a device in order);
 //! - a subscription with a queued real-time signal (`F_SETSIG`) gets one
-//!   signal per write completed while it was subscribed. Writers count
+//!   signal per write completed while it was subscribed, counted per file
+//!   by the signal's `si_fd` (changing `F_SETSIG` ends one session and
+//!   starts the next). Writers count
 //!   writes started and completed per device in shared memory, so for a
 //!   subscription session `lower = completed at its end - started at its
 //!   start` writes must have notified it and at most `upper = started at
@@ -34,6 +38,7 @@
 //! Each worker's operations follow from the run's seed and the worker's
 //! number; the interleaving of workers is up to the scheduler.
 
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
@@ -61,6 +66,13 @@ pub const MAX_DEVICES: usize = 4;
 const MAX_SLOTS: usize = 4;
 /// How long a blocking read may wait before a timer interrupts it.
 const READ_TIMER: Duration = Duration::from_millis(20);
+/// The lost-wake-up detector's blocking reads: interrupted after this,
+/// they must not have missed a write that completed more than
+/// `WAKE_BOUND` before (times `--timeout-scale` both).
+const LONG_READ_TIMER: Duration = Duration::from_secs(2);
+const WAKE_BOUND: Duration = Duration::from_secs(1);
+/// Completion times kept per device.
+const RING: usize = 64;
 /// Violations a worker prints before it only counts them.
 const PRINT_LIMIT: u64 = 10;
 
@@ -82,16 +94,20 @@ enum Count {
     WritesTruncated,
     Polls,
     Subscriptions,
+    RtSessions,
     SessionsChecked,
+    PlainSessions,
     RtSignals,
     Sigio,
     SetSig,
-    Overflows,
     InjectedOpen,
     InjectedRead,
     InjectedWrite,
     InjectedAsync,
     UnreadKept,
+    LongReads,
+    LongReadsInterrupted,
+    WakesMeasured,
     Violations,
 }
 const COUNTS: usize = Count::Violations as usize + 1;
@@ -102,6 +118,14 @@ struct Board {
     started: [AtomicU64; MAX_DEVICES],
     completed: [AtomicU64; MAX_DEVICES],
     counts: [AtomicU64; COUNTS],
+    /// When the latest `RING` writes per device completed (monotonic ns),
+    /// and their completion numbers: `completed_at[d][k % RING]` is write
+    /// `k`'s while `completed_tag[d][k % RING]` is `k`.
+    completed_at: [[AtomicU64; RING]; MAX_DEVICES],
+    completed_tag: [[AtomicU64; RING]; MAX_DEVICES],
+    /// The longest wake-up measured: from a write's return to the return
+    /// of a blocked read it woke (ns).
+    wake_max_ns: AtomicU64,
 }
 
 // SAFETY: atomics only.
@@ -115,6 +139,34 @@ impl Board {
     fn get(&self, what: Count) -> u64 {
         self.counts[what as usize].load(SeqCst)
     }
+
+    /// Write number `k` of `device` completed at `now` (ns).
+    fn record_completion(&self, device: usize, k: u64, now: u64) {
+        let slot = (k % RING as u64) as usize;
+        self.completed_tag[device][slot].store(0, SeqCst);
+        self.completed_at[device][slot].store(now, SeqCst);
+        self.completed_tag[device][slot].store(k, SeqCst);
+    }
+
+    /// When write `k` of `device` completed, if still known. A slot being
+    /// rewritten at the same time by a later write gives that later time,
+    /// never an earlier one.
+    fn completion_time(&self, device: usize, k: u64) -> Option<u64> {
+        let slot = (k % RING as u64) as usize;
+        let tag = &self.completed_tag[device][slot];
+        if tag.load(SeqCst) != k {
+            return None;
+        }
+        let at = self.completed_at[device][slot].load(SeqCst);
+        (tag.load(SeqCst) == k).then_some(at)
+    }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds, the same in every process.
+fn monotonic_ns() -> u64 {
+    let now =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC");
+    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
 }
 
 /// The options of a stress or fuzz run.
@@ -195,7 +247,9 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
                 if status != WaitStatus::StillAlive {
                     if !matches!(status, WaitStatus::Exited(_, 0)) {
                         board.add(Count::Violations, 1);
-                        eprintln!("stress: worker {pid} ended unexpectedly: {status:?}");
+                        crate::tap::report(format!(
+                            "stress: worker {pid} ended unexpectedly: {status:?}"
+                        ));
                     }
                     *pid = start_worker(&board)?;
                 }
@@ -217,7 +271,9 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
             Some(0) => {}
             other => {
                 hung += 1;
-                eprintln!("stress: worker {pid} did not stop cleanly: {other:?}");
+                crate::tap::report(format!(
+                    "stress: worker {pid} did not stop cleanly: {other:?}"
+                ));
             }
         }
     }
@@ -247,14 +303,34 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         board.get(Count::Killed),
         board.get(Count::ExitedOpen)
     ));
-    tap.note(format!(
-        "stress: signals counted: {} queued real-time signals over {} checked subscriptions; {} SIGIO \
-         ({} in place of a real-time signal the full queue could not take)",
-        board.get(Count::RtSignals),
+    let (rt_sessions, checked) = (
+        board.get(Count::RtSessions),
         board.get(Count::SessionsChecked),
+    );
+    tap.note(format!(
+        "stress: signals counted: {} queued real-time signals over {checked} of {rt_sessions} real-time \
+         subscription sessions; {} SIGIO over {} plain-SIGIO sessions",
+        board.get(Count::RtSignals),
         board.get(Count::Sigio),
-        board.get(Count::Overflows)
+        board.get(Count::PlainSessions),
     ));
+    let exact = rtsig::pending_limit() >= rtsig::RAISED_PENDING_LIMIT;
+    tap.check(
+        rt_sessions > 0 && checked * 10 >= rt_sessions * 9,
+        format!(
+            "at least 90% of the real-time subscription sessions were counted exactly: {checked} of {rt_sessions}{}",
+            if exact {
+                String::new()
+            } else {
+                format!(
+                    "; {} left uncounted: RLIMIT_SIGPENDING could not be raised to {} (not root), so a \
+                     SIGIO may stand for a real-time signal the full queue could not take",
+                    rt_sessions - checked,
+                    rtsig::RAISED_PENDING_LIMIT
+                )
+            }
+        ),
+    );
     if under_faults {
         let injected = [
             Count::InjectedOpen,
@@ -281,21 +357,36 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         );
     }
     tap.check(
-        ops > 0 && board.get(Count::ReadsWhole) > 0 && board.get(Count::SessionsChecked) > 0,
+        ops > 0 && board.get(Count::ReadsWhole) > 0 && board.get(Count::PlainSessions) > 0,
         format!(
-            "the run did work: {ops} operations, {} whole reads, {} checked subscriptions",
+            "the run did work: {ops} operations, {} whole reads, {} plain-SIGIO sessions",
             board.get(Count::ReadsWhole),
-            board.get(Count::SessionsChecked)
+            board.get(Count::PlainSessions)
         ),
     );
     let violations = board.get(Count::Violations);
     tap.check(
         violations == 0,
-        format!("no invariant broken (torn read, missed or extra signal, bad result): {violations} (seed {})", options.seed),
+        format!("no invariant broken (torn or stale read, missed or extra signal, bad result): {violations} (seed {})", options.seed),
     );
     tap.check(
         hung == 0,
         format!("every worker stopped when told ({hung} did not)"),
+    );
+    let long_reads = board.get(Count::LongReads);
+    tap.check(
+        long_reads > 0,
+        format!(
+            "lost-wake-up detector ran: {long_reads} blocking reads with a {} s timer, {} of them \
+             interrupted (one that returns, with data or EINTR, more than {} ms after a write it was \
+             owed is a violation, counted above); the slowest of {} measured wake-ups took {:.1} ms \
+             from the write's return",
+            LONG_READ_TIMER.as_secs() * u64::from(crate::tap::timeout_scale()),
+            board.get(Count::LongReadsInterrupted),
+            WAKE_BOUND.as_millis() * u128::from(crate::tap::timeout_scale()),
+            board.get(Count::WakesMeasured),
+            board.wake_max_ns.load(SeqCst) as f64 / 1e6
+        ),
     );
     let written: u64 = board.completed.iter().map(|c| c.load(SeqCst)).sum();
     let attempted: u64 = board.started.iter().map(|c| c.load(SeqCst)).sum();
@@ -350,9 +441,9 @@ struct Session {
     started_after: u64,
     /// Queued signals received for this file.
     signals: u64,
-    /// The signal was real-time for the whole session (countable).
+    /// The signal is real-time and every one queued (countable).
     countable: bool,
-    /// The signal was plain `SIGIO` for the whole session.
+    /// The signal is plain `SIGIO`.
     plain: bool,
     /// `SIGIO`s this process had received when the session began.
     sigio_mark: u64,
@@ -366,6 +457,8 @@ struct Slot {
     /// `F_SETSIG`: 0 for plain `SIGIO`.
     signal: i32,
     session: Option<Session>,
+    /// The newest sequence number read through this file, per writer.
+    newest_read: HashMap<u32, u64>,
 }
 
 struct Worker<'a> {
@@ -382,6 +475,11 @@ struct Worker<'a> {
     pid: i32,
     /// Under fault injection: the errors it causes are allowed.
     faults: bool,
+    /// Every real-time signal is queued: the queue limit was raised far
+    /// above what the run can have pending, so the kernel never sends
+    /// `SIGIO` in place of one, and a plain `SIGIO` says nothing about the
+    /// real-time subscriptions.
+    exact: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -406,6 +504,7 @@ impl<'a> Worker<'a> {
             rt: rtsig::stress_signal(),
             pid: 0,
             faults,
+            exact: rtsig::pending_limit() >= rtsig::RAISED_PENDING_LIMIT,
         }
     }
 
@@ -425,16 +524,21 @@ impl<'a> Worker<'a> {
         self.pid = getpid().as_raw();
         if self.faults {
             if let Err(e) = faults::make_it_fail() {
-                eprintln!("stress: worker {}: make-it-fail: {e}", self.id);
+                crate::tap::report(format!("stress: worker {}: make-it-fail: {e}", self.id));
                 return 1;
             }
         }
+        let parent = nix::unistd::getppid();
         if let Err(e) = separate_user(self.id, self.paths) {
-            eprintln!("stress: worker {}: changing user: {e}", self.id);
+            crate::tap::report(format!("stress: worker {}: changing user: {e}", self.id));
+            return 1;
+        }
+        // Changing user cleared the request of `spawn`.
+        if !crate::proc::die_with_parent(parent) {
             return 1;
         }
         if let Err(e) = rtsig::prepare_worker(&[libc::SIGIO, self.rt]) {
-            eprintln!("stress: worker {}: signal setup: {e}", self.id);
+            crate::tap::report(format!("stress: worker {}: signal setup: {e}", self.id));
             return 1;
         }
         while self.board.stop.load(SeqCst) == 0 {
@@ -513,6 +617,7 @@ impl<'a> Worker<'a> {
             nonblocking,
             signal,
             session: None,
+            newest_read: HashMap::new(),
         });
     }
 
@@ -553,19 +658,39 @@ impl<'a> Worker<'a> {
         };
         let mut buf = vec![0u8; capacity];
         self.board.add(Count::Reads, 1);
+        let device = self.slots[i].device;
+        // A few blocking reads wait long: the lost-wake-up detector's.
+        let long = !nonblocking && mode.readable() && self.rng.chance(5);
+        let completed_before = self.board.completed[device].load(SeqCst);
+        let started = monotonic_ns();
         if !nonblocking {
-            rtsig::arm_timer(READ_TIMER);
+            let scale = crate::tap::timeout_scale();
+            rtsig::arm_timer(if long {
+                LONG_READ_TIMER * scale
+            } else {
+                READ_TIMER
+            });
         }
         // SAFETY: `buf` is valid for `capacity` bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), capacity) };
         let result = Errno::result(n).map(|n| n as usize);
+        let returned = monotonic_ns();
         if !nonblocking {
             rtsig::arm_timer(Duration::ZERO);
+        }
+        if long {
+            self.board.add(Count::LongReads, 1);
+            self.check_woken(device, completed_before, started, returned, &result);
         }
         match result {
             Ok(n) if mode.readable() => {
                 match message::validate(&buf[..n], capacity, self.buffer_size) {
-                    Ok(message::Read::Whole(_)) => self.board.add(Count::ReadsWhole, 1),
+                    Ok(message::Read::Whole(id)) => {
+                        self.board.add(Count::ReadsWhole, 1);
+                        if let Some((writer, seq)) = id {
+                            self.check_not_stale(i, writer, seq);
+                        }
+                    }
                     Ok(message::Read::Prefix) => self.board.add(Count::ReadsPrefix, 1),
                     Err(e) => self.violation(format!(
                         "read {capacity} from device {}: {e}",
@@ -635,7 +760,8 @@ impl<'a> Worker<'a> {
         match result {
             Ok(n) if mode.writable() && n == len.min(bs) => {
                 if counted {
-                    self.board.completed[device].fetch_add(1, SeqCst);
+                    let k = self.board.completed[device].fetch_add(1, SeqCst) + 1;
+                    self.board.record_completion(device, k, monotonic_ns());
                 }
                 if len == 0 {
                     self.board.add(Count::WritesEmpty, 1);
@@ -679,15 +805,7 @@ impl<'a> Worker<'a> {
         }
         if on {
             self.board.add(Count::Subscriptions, 1);
-            let plain = self.slots[i].signal == 0;
-            self.slots[i].session = Some(Session {
-                completed_before: edge,
-                started_after: self.board.started[device].load(SeqCst),
-                signals: 0,
-                countable: !plain,
-                plain,
-                sigio_mark: self.sigio,
-            });
+            self.begin_session(i, edge);
         } else if let Some(session) = self.slots[i].session.take() {
             self.end_session(device, session, edge, fd);
         }
@@ -703,20 +821,53 @@ impl<'a> Worker<'a> {
         } else {
             0
         };
-        let fd = self.slots[i].fd.as_raw_fd();
+        let (fd, device) = (self.slots[i].fd.as_raw_fd(), self.slots[i].device);
         self.board.add(Count::SetSig, 1);
+        // An edge, as for `O_ASYNC` (the kernel picks the signal when it
+        // sends one): the session of the old signal ends, and one of the new
+        // signal begins.
+        let edge = self.board.completed[device].load(SeqCst);
         // SAFETY: `fd` is open for the duration of the call.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         if let Err(e) = crate::rtsig::set_signal(borrowed, signal) {
             self.violation(format!("F_SETSIG {signal}: {e}"));
             return;
         }
+        self.slots[i].signal = signal;
+        if let Some(session) = self.slots[i].session.take() {
+            self.end_session(device, session, edge, fd);
+            self.begin_session(i, edge);
+        }
+    }
+
+    /// Starts a subscription session of slot `i`, whose subscription (or
+    /// signal) changed after `edge` writes had completed on its device.
+    fn begin_session(&mut self, i: usize, edge: u64) {
+        let device = self.slots[i].device;
+        let plain = self.slots[i].signal == 0;
+        self.slots[i].session = Some(Session {
+            completed_before: edge,
+            started_after: self.board.started[device].load(SeqCst),
+            signals: 0,
+            countable: !plain,
+            plain,
+            sigio_mark: self.sigio,
+        });
+    }
+
+    /// A whole message `(writer, seq)` was read through slot `i`: it must be
+    /// newer than any of that writer this file read before.
+    fn check_not_stale(&mut self, i: usize, writer: u32, seq: u64) {
         let slot = &mut self.slots[i];
-        slot.signal = signal;
-        // Switching signals mid-subscription: the count no longer adds up.
-        if let Some(session) = &mut slot.session {
-            session.countable = false;
-            session.plain = false;
+        let device = slot.device;
+        match slot.newest_read.insert(writer, seq) {
+            Some(newest) if newest >= seq => {
+                slot.newest_read.insert(writer, newest);
+                self.violation(format!(
+                    "stale read on device {device}: message {seq} of writer {writer}, after this file had read its message {newest}"
+                ));
+            }
+            _ => {}
         }
     }
 
@@ -760,6 +911,64 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The lost-wake-up detector, after a long blocking read on `device`
+    /// that began when `completed_before` writes had completed (at
+    /// `started`) and returned `result` at `returned`. Every write completed
+    /// after that was owed to it: data must have come. One that completed
+    /// more than `WAKE_BOUND` before an `EINTR` was missed. A read that got
+    /// data measures its wake-up from the first owed write's return.
+    fn check_woken(
+        &mut self,
+        device: usize,
+        completed_before: u64,
+        started: u64,
+        returned: u64,
+        result: &nix::Result<usize>,
+    ) {
+        let first_owed = completed_before + 1;
+        let bound = (WAKE_BOUND * crate::tap::timeout_scale()).as_nanos() as u64;
+        match result {
+            Ok(_) => {
+                // The first owed write returned after the read began: the
+                // read was blocked until then, or got it at once.
+                if let Some(at) = self.board.completion_time(device, first_owed) {
+                    if at > started {
+                        let wake = returned.saturating_sub(at);
+                        self.board.add(Count::WakesMeasured, 1);
+                        self.board.wake_max_ns.fetch_max(wake, SeqCst);
+                        if wake > bound {
+                            self.violation(format!(
+                                "late wake-up: a blocked read of device {device} returned {} ms after \
+                                 write {first_owed} completed (bound {} ms)",
+                                wake / 1_000_000,
+                                bound / 1_000_000
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(Errno::EINTR) => {
+                self.board.add(Count::LongReadsInterrupted, 1);
+                let completed = self.board.completed[device].load(SeqCst);
+                let oldest_known = completed.saturating_sub(RING as u64 - 1).max(first_owed);
+                for k in oldest_known..=completed {
+                    if let Some(at) = self.board.completion_time(device, k) {
+                        if at + bound < returned {
+                            self.violation(format!(
+                                "lost wake-up: a blocked read of device {device} returned EINTR {} ms after \
+                                 write {k} completed (bound {} ms)",
+                                (returned - at) / 1_000_000,
+                                bound / 1_000_000
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
     /// After a read of slot `i` failed with `EFAULT`: the message it had
     /// claimed is unread again. Only this file's own reads consume its unread
     /// message, so `poll` with no timeout (which allocates nothing) must say
@@ -797,22 +1006,17 @@ impl<'a> Worker<'a> {
 
     /// A `SIGIO` arrived. Besides plain-`SIGIO` subscriptions, the kernel
     /// sends one in place of a real-time signal it could not queue (the
-    /// per-user `RLIMIT_SIGPENDING` of the user namespace is reached): the
-    /// real-time subscriptions of this process are no longer countable.
+    /// `RLIMIT_SIGPENDING` of the process is reached): unless the limit was
+    /// raised out of reach (`exact`), the real-time subscriptions of this
+    /// process are then no longer countable.
     fn count_sigio(&mut self) {
         self.sigio += 1;
         self.board.add(Count::Sigio, 1);
-        let mut plain = false;
-        let mut uncounted = 0;
-        for session in self.slots.iter_mut().filter_map(|s| s.session.as_mut()) {
-            plain |= session.plain;
-            if session.countable {
-                session.countable = false;
-                uncounted += 1;
-            }
+        if self.exact {
+            return;
         }
-        if !plain && uncounted > 0 {
-            self.board.add(Count::Overflows, 1);
+        for session in self.slots.iter_mut().filter_map(|s| s.session.as_mut()) {
+            session.countable = false;
         }
     }
 
@@ -849,8 +1053,16 @@ impl<'a> Worker<'a> {
         while let Some((signo, signal)) = rtsig::take_pending(&[libc::SIGIO, self.rt]) {
             if signo == libc::SIGIO {
                 self.count_sigio();
-                session.countable = false;
+                session.countable &= self.exact;
             } else if signal.fd == old_fd {
+                if signal.code != rtsig::POLL_IN
+                    || signal.band != i64::from(libc::POLLIN | libc::POLLRDNORM)
+                {
+                    self.violation(format!(
+                        "signal with si_code {} si_band {:#x}",
+                        signal.code, signal.band
+                    ));
+                }
                 session.signals += 1;
             } else {
                 self.credit(signal);
@@ -858,6 +1070,11 @@ impl<'a> Worker<'a> {
         }
         let lower = edge.saturating_sub(session.started_after);
         let upper = started_end.saturating_sub(session.completed_before);
+        if session.plain {
+            self.board.add(Count::PlainSessions, 1);
+        } else {
+            self.board.add(Count::RtSessions, 1);
+        }
         if session.countable {
             self.board.add(Count::SessionsChecked, 1);
             self.board.add(Count::RtSignals, session.signals);

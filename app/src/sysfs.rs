@@ -122,8 +122,9 @@ pub fn statistics(ctx: &Context, tap: &mut Tap) -> CaseResult {
 
 pub fn permissions(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let Some(gid) = group_id("asyncn")? else {
-        tap.note(
-            "permissions: skipped, no group asyncn on this system (the udev/mdev rule needs it)",
+        tap.skip(
+            "the nodes belong to group asyncn",
+            "no group asyncn on this system (the udev/mdev rule needs it)",
         );
         return Ok(());
     };

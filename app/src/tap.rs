@@ -1,6 +1,20 @@
 //! Test Anything Protocol output: one line per check, a summary at the end.
 
 use std::fmt::Display;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// `--timeout-scale`: how much longer than on the emulated reference
+/// target every wait and watchdog may take (a slow board).
+static TIMEOUT_SCALE: AtomicU32 = AtomicU32::new(1);
+
+/// Sets `--timeout-scale` (at least 1), once, before any case runs.
+pub fn set_timeout_scale(scale: u32) {
+    TIMEOUT_SCALE.store(scale.max(1), Ordering::Relaxed);
+}
+
+pub fn timeout_scale() -> u32 {
+    TIMEOUT_SCALE.load(Ordering::Relaxed)
+}
 
 #[derive(Default)]
 pub struct Tap {
@@ -8,6 +22,8 @@ pub struct Tap {
     failed: usize,
     skipped: usize,
     case: &'static str,
+    /// `--skips-allowed`: the only cases that may skip; any when `None`.
+    skips_allowed: Option<Vec<String>>,
 }
 
 impl Tap {
@@ -17,13 +33,15 @@ impl Tap {
     }
 
     /// Names the case the following checks belong to, and arms a watchdog:
-    /// a case still running after `CASE_TIMEOUT_SECS` ends the program with
-    /// a TAP "Bail out!" instead of hanging the target.
+    /// a case still running after `CASE_TIMEOUT_SECS` (times
+    /// `--timeout-scale`) ends the program with a TAP "Bail out!" instead of
+    /// hanging the target.
     pub fn case(&mut self, name: &'static str) {
         self.case_with_timeout(name, CASE_TIMEOUT_SECS);
     }
 
-    /// Like [`Tap::case`], for a case that runs `seconds` by design.
+    /// Like [`Tap::case`], for a case that runs `seconds` by design (times
+    /// `--timeout-scale` too).
     pub fn case_with_timeout(&mut self, name: &'static str, seconds: u32) {
         self.case = name;
         println!("# case {name}");
@@ -46,9 +64,26 @@ impl Tap {
     /// A check that cannot run here, as a TAP 14 test point with its
     /// reason: it counts as neither passed nor failed.
     pub fn skip(&mut self, what: impl Display, reason: impl Display) {
+        let allowed = self
+            .skips_allowed
+            .as_ref()
+            .is_none_or(|cases| cases.iter().any(|c| c == self.case));
+        if !allowed {
+            // The target should have run it: a failure, not a skip.
+            self.check(
+                false,
+                format!("{what}: skipped ({reason}), which --skips-allowed does not allow for this case"),
+            );
+            return;
+        }
         self.skipped += 1;
         let n = self.passed + self.failed + self.skipped;
         println!("ok {n} - {}: {what} # SKIP {reason}", self.case);
+    }
+
+    /// Only `cases` may skip from now on; a skip elsewhere fails.
+    pub fn allow_skips_only_in(&mut self, cases: Vec<String>) {
+        self.skips_allowed = Some(cases);
     }
 
     /// A diagnostic line, not a check.
@@ -74,15 +109,19 @@ impl Tap {
 /// Longest a case may run.
 pub const CASE_TIMEOUT_SECS: u32 = 60;
 
-/// Prints one diagnostic line to stderr in a single write, so that lines
-/// from concurrent processes do not interleave.
+/// Prints one line as a TAP diagnostic (`# ...`) on standard output, where
+/// the test points are, in one `write(2)` so that lines from concurrent
+/// processes do not interleave. What this process has buffered goes first.
 pub fn report(line: String) {
-    let line = line + "\n";
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let line = format!("# {}\n", line.replace('\n', "\n# "));
+    let _ = nix::unistd::write(std::io::stdout(), line.as_bytes());
 }
 
 /// Gives the running case `seconds` from now instead.
 pub fn extend_watchdog(seconds: u32) {
+    let seconds = seconds.saturating_mul(timeout_scale());
     // SAFETY: alarm(2) has no memory-safety preconditions.
     unsafe { libc::alarm(seconds) };
 }
@@ -97,6 +136,7 @@ extern "C" fn on_watchdog(_: libc::c_int) {
 }
 
 fn arm_watchdog(seconds: u32) {
+    let seconds = seconds.saturating_mul(timeout_scale());
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let action = SigAction::new(
         SigHandler::Handler(on_watchdog),

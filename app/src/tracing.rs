@@ -29,7 +29,10 @@ fn exercise(ctx: &Context, message: &[u8]) -> std::io::Result<()> {
 
 pub fn tracing(ctx: &Context, tap: &mut Tap) -> CaseResult {
     if !Path::new(CONTROL).exists() {
-        tap.note("tracing: skipped, the kernel has no dynamic debug");
+        tap.skip(
+            "the driver's trace points are listed and switch",
+            "the kernel has no dynamic debug",
+        );
         return Ok(());
     }
     let control = std::fs::read_to_string(CONTROL)?;

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::getpid;
 
-use crate::cases::{CaseResult, Context, WAIT};
+use crate::cases::{wait, CaseResult, Context};
 use crate::device::{sysfs_dir, Access, Device};
 use crate::rtsig::{block, rt_signal, set_signal, take, take_pending, unblock};
 use crate::sysfs::read_stats;
@@ -177,7 +177,7 @@ pub fn zero_length_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
         let _ = done.send(n.map_err(|e| e.to_string()));
         file
     });
-    let result = finished.recv_timeout(WAIT);
+    let result = finished.recv_timeout(wait());
     let returned = result.is_ok();
     if !returned {
         // Release the blocked read, so the case can end.
