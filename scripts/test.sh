@@ -68,8 +68,13 @@ fi
 
 step "checking the app, the driver's formatting, the scripts and the packaging on the host"
 run_step "app: cargo fmt --check" app cargo fmt --check
-run_step "app: cargo clippy" app cargo clippy --quiet --locked --all-targets -- -D warnings
-run_step "app: cargo test" app cargo test --quiet --locked
+# Both builds of the app: with the `tokio` feature (what ships) and without.
+run_step "app: cargo clippy (--features tokio, and without)" \
+	eval 'app cargo clippy --quiet --locked --all-targets --features tokio -- -D warnings &&
+		app cargo clippy --quiet --locked --all-targets -- -D warnings'
+run_step "app: cargo test" app cargo test --quiet --locked --features tokio
+run_step "app: module graph (no cycle; only the crate root uses the case registry)" \
+	python3 "$TOP/scripts/app-modules.py"
 run_step "driver: rustfmt --check" rustfmt --check --config-path "$TOP/driver/.rustfmt.toml" "$TOP/driver/asyncn.rs"
 # syntax_check SHELL FILE...: each file parses (sh -n takes one file).
 syntax_check() {

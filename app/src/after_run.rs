@@ -3,16 +3,21 @@
 //! buffers freed, the write counter consistent, and the devices working.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::fcntl::OFlag;
+use nix::unistd::getpid;
 
-use crate::cases::CaseResult;
 use crate::device::{sysfs_dir, Access, Device};
-use crate::lifecycle::round_trip;
-use crate::sysfs::read_stats;
-use crate::tap::Tap;
+use crate::harness::{wait, CaseResult};
+use crate::sys::rtsig;
+
+use crate::device::read_stats;
+use crate::harness::Tap;
 
 /// The sysfs statistics of each device before the run.
 pub struct Baseline(Vec<BTreeMap<&'static str, u64>>);
@@ -89,4 +94,21 @@ pub fn check(
         format!("after the {label} run a write is read back and notified once"),
     );
     Ok(())
+}
+
+/// Opens `device`, subscribes with a queued signal, writes `message` and
+/// reads it back: true when exactly one signal came and the message is
+/// intact.
+pub fn round_trip(device: &Path, buffer_size: usize, message: &[u8]) -> io::Result<bool> {
+    let signal = rtsig::rt_signal(6);
+    rtsig::block(signal)?;
+    let reader = Device::open(device, Access::Read)?;
+    rtsig::set_signal(reader.as_fd(), signal)?;
+    reader.subscribe(getpid())?;
+    let mut writer = Device::open(device, Access::Write)?;
+    writer.send(message)?;
+    let first = rtsig::take(signal, wait())?;
+    let extra = rtsig::take(signal, Duration::ZERO)?;
+    let back = reader.receive(buffer_size)?;
+    Ok(first.is_some() && extra.is_none() && back == message)
 }

@@ -32,15 +32,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getpid, Pid};
 
 use crate::device::{Access, Device};
-use crate::proc::{read_timeout, spawn, Channel};
-use crate::rtsig;
-use crate::shared::{Shared, ZeroedAtomics};
+use crate::proc::{read_timeout, spawn, Channel, Workers};
+use crate::sys::rtsig;
+use crate::sys::shared::{zeroed_atomics, Shared};
 
 /// The peers, in table order.
 pub const PEERS: [&str; 4] = ["asyncn", "c", "pipe", "floor"];
@@ -58,14 +57,16 @@ const SUBSCRIBER_CPU: usize = 1;
 
 /// Pins the calling process to `cpu` (to CPU 0 when there are fewer).
 fn pin_to(cpu: usize) {
-    // SAFETY: sysconf has no preconditions.
-    let cpus = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1);
+    use nix::sched::{sched_setaffinity, CpuSet};
+    use nix::unistd::{sysconf, SysconfVar};
+    let cpus = sysconf(SysconfVar::_NPROCESSORS_ONLN)
+        .ok()
+        .flatten()
+        .map_or(1, |n| usize::try_from(n).unwrap_or(1));
     let cpu = if cpu < cpus { cpu } else { 0 };
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    let mut set = CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = sched_setaffinity(Pid::from_raw(0), &set);
     }
 }
 
@@ -77,23 +78,18 @@ pub struct BenchOptions {
     pub c_device: PathBuf,
 }
 
-#[repr(C)]
-struct Board {
-    arrived: AtomicU32,
-    arrival_ns: [AtomicU64; MAX_SUBSCRIBERS],
+zeroed_atomics! {
+    struct Board {
+        arrived: AtomicU32,
+        arrival_ns: [AtomicU64; MAX_SUBSCRIBERS],
+    }
 }
 
-// SAFETY: atomics only.
-unsafe impl ZeroedAtomics for Board {}
-
 fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is valid for the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |ts| {
+        ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+    })
 }
 
 /// Where a peer's notifications come from.
@@ -122,23 +118,6 @@ struct Bench<'a> {
     options: &'a BenchOptions,
     board: Shared<Board>,
     signal: i32,
-}
-
-/// A set of subscriber processes of one peer, killed when dropped (they
-/// keep no state worth an orderly exit).
-struct Subscribers {
-    pids: Vec<Pid>,
-}
-
-impl Drop for Subscribers {
-    fn drop(&mut self) {
-        for &pid in &self.pids {
-            let _ = kill(pid, Signal::SIGKILL);
-        }
-        for &pid in &self.pids {
-            let _ = nix::sys::wait::waitpid(pid, None);
-        }
-    }
 }
 
 /// How a subscriber waits.
@@ -173,16 +152,18 @@ impl Bench<'_> {
     }
 
     /// Starts `n` subscriber processes of `peer`; returns once all are
-    /// subscribed. `ack` receives one byte per signal (Wait::Signals).
+    /// subscribed (killed when the returned set is dropped: they keep no
+    /// state worth an orderly exit). `ack` receives one byte per signal
+    /// (Wait::Signals).
     fn start(
         &self,
         peer: Peer,
         n: usize,
         wait: Wait,
         ack: Option<&Channel>,
-    ) -> io::Result<Subscribers> {
+    ) -> io::Result<Workers> {
         let ready = Channel::new()?;
-        let mut pids = Vec::with_capacity(n);
+        let mut subscribers = Workers::new("bench");
         let signal = if wait == Wait::Signals {
             self.signal
         } else {
@@ -193,7 +174,7 @@ impl Bench<'_> {
             let mut ack_tx = ack.map(Channel::write_end).transpose()?;
             let board = &*self.board;
             let buffer_size = self.buffer_size;
-            pids.push(spawn(move || {
+            subscribers.start(move || {
                 pin_to(SUBSCRIBER_CPU);
                 let queued = if signal != 0 { signal } else { libc::SIGIO };
                 if rtsig::block(queued).is_err() {
@@ -209,8 +190,7 @@ impl Bench<'_> {
                 if wait == Wait::Idle {
                     // Until killed: SIGIO stays blocked, so nothing wakes it.
                     loop {
-                        // SAFETY: pause has no preconditions.
-                        unsafe { libc::pause() };
+                        nix::unistd::pause();
                     }
                 }
                 let mut buf = vec![0u8; buffer_size];
@@ -235,15 +215,14 @@ impl Bench<'_> {
                         Err(_) => return 1,
                     }
                 }
-            })?);
+            })?;
         }
         let mut ready_rx = ready.receiver();
-        let started = Subscribers { pids };
         let mut byte = [0u8; 1];
         for _ in 0..n {
             read_timeout(&mut ready_rx, &mut byte, Duration::from_secs(30))?;
         }
-        Ok(started)
+        Ok(subscribers)
     }
 
     /// The sending side of `peer`.
@@ -271,21 +250,12 @@ impl Bench<'_> {
             }
             None => {
                 for &pid in pids {
-                    sigqueue(pid, self.signal)?;
+                    rtsig::queue_signal(pid, self.signal)?;
                 }
             }
         }
         Ok(())
     }
-}
-
-fn sigqueue(pid: Pid, signal: i32) -> io::Result<()> {
-    // SAFETY: a zeroed sigval is a valid argument.
-    let value: libc::sigval = unsafe { std::mem::zeroed() };
-    // SAFETY: sigqueue has no memory-safety preconditions beyond a valid sigval.
-    Errno::result(unsafe { libc::sigqueue(pid.as_raw(), signal, value) })
-        .map(drop)
-        .map_err(io::Error::from)
 }
 
 /// A process that keeps the FIFO drained (pipe peer: a writer must not
@@ -338,13 +308,19 @@ struct Series(Vec<f64>);
 
 impl Series {
     fn quantile(&self, q: f64) -> f64 {
-        let mut v = self.0.clone();
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        v[((v.len() - 1) as f64 * q).round() as usize]
+        quantile(&self.0, q)
     }
+}
+
+/// The `q` quantile (0 to 1) of `samples`: the sample at rank
+/// round((n - 1) q) in ascending order; NaN when there are none.
+fn quantile(samples: &[f64], q: f64) -> f64 {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize]
 }
 
 /// Runs the benchmark; prints progress and, between markers, the JSON.
@@ -496,7 +472,7 @@ impl Bench<'_> {
             for (i, (peer, subscribers, ack_rx, sender)) in peers.iter_mut().enumerate() {
                 for _ in 0..LATENCY_BLOCK {
                     let sent = now_ns();
-                    self.notify(sender, &subscribers.pids, &payload)
+                    self.notify(sender, subscribers.pids(), &payload)
                         .and_then(|()| read_timeout(ack_rx, &mut [0], Duration::from_secs(5)))
                         .map_err(context("latency", *peer))?;
                     let at = self.board.arrival_ns[0].load(SeqCst);
@@ -529,7 +505,7 @@ impl Bench<'_> {
                 let start = Instant::now();
                 while start.elapsed() < slice {
                     for _ in 0..16 {
-                        self.notify_idle(sender, &subscribers.pids, &payload)
+                        self.notify_idle(sender, subscribers.pids(), &payload)
                             .map_err(context("throughput", *peer))?;
                     }
                     *writes += 16;
@@ -578,7 +554,7 @@ impl Bench<'_> {
             for (i, (peer, subscribers, sender)) in peers.iter_mut().enumerate() {
                 self.board.arrived.store(0, SeqCst);
                 let sent = now_ns();
-                self.notify(sender, &subscribers.pids, &payload)
+                self.notify(sender, subscribers.pids(), &payload)
                     .map_err(context("last of N", *peer))?;
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while (self.board.arrived.load(SeqCst) as usize) < n {
@@ -628,5 +604,30 @@ impl Bench<'_> {
             pairs += 16;
         }
         Ok(pairs as f64 / start.elapsed().as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn quantiles_are_samples_at_the_rounded_rank() {
+        // 1..=100 in a shuffled order: sorting is the function's job.
+        let samples: Vec<f64> = (0..100).map(|i| f64::from((i * 37) % 100 + 1)).collect();
+        assert_eq!(quantile(&samples, 0.0), 1.0);
+        // Rank round(99 * 0.5) = 50 (half away from zero): the 51st.
+        assert_eq!(quantile(&samples, 0.5), 51.0);
+        assert_eq!(quantile(&samples, 0.99), 99.0);
+        assert_eq!(quantile(&samples, 0.999), 100.0);
+        assert_eq!(quantile(&samples, 1.0), 100.0);
+        assert_eq!(quantile(&[7.0], 0.99), 7.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn a_quantile_outside_0_to_1_is_clamped_not_out_of_bounds() {
+        assert_eq!(quantile(&[1.0, 2.0], 2.0), 2.0);
+        assert_eq!(quantile(&[1.0, 2.0], -1.0), 1.0);
     }
 }

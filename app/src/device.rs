@@ -1,13 +1,13 @@
 //! The asyncn device from user space: open modes, message I/O, `O_ASYNC`
 //! subscription, and the module's parameters in sysfs.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::unistd::Pid;
 
@@ -67,15 +67,7 @@ impl Device {
 
     /// Sets or clears `O_ASYNC`, keeping the other status flags.
     pub fn set_async(&self, on: bool) -> io::Result<()> {
-        let fd = self.file.as_fd();
-        let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
-        let flags = if on {
-            flags | OFlag::O_ASYNC
-        } else {
-            flags - OFlag::O_ASYNC
-        };
-        fcntl(fd, FcntlArg::F_SETFL(flags))?;
-        Ok(())
+        Ok(set_async(self.file.as_fd(), on)?)
     }
 
     /// The open file itself (a subscription stays with it).
@@ -106,12 +98,7 @@ impl AsFd for Device {
     }
 }
 
-/// `fcntl(fd, F_SETOWN, pid)`: the process that receives `SIGIO`.
-pub fn set_owner(fd: BorrowedFd<'_>, pid: Pid) -> io::Result<()> {
-    // SAFETY: F_SETOWN takes an int argument; `fd` is a live descriptor.
-    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETOWN, pid.as_raw()) };
-    Errno::result(ret).map(drop).map_err(io::Error::from)
-}
+pub use crate::sys::rtsig::set_owner;
 
 /// The module's parameters, as the module exposes them in sysfs.
 #[derive(Clone, Copy, Debug)]
@@ -165,4 +152,38 @@ pub fn node_paths(first: &Path, devices: u32, max: usize) -> Vec<std::path::Path
 pub fn sysfs_dir(node: &Path) -> std::path::PathBuf {
     let name = node.file_name().unwrap_or_default();
     Path::new("/sys/class/asyncn").join(name)
+}
+
+/// Sets or clears `O_ASYNC` on `fd`, keeping its other status flags.
+pub fn set_async(fd: BorrowedFd, on: bool) -> nix::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    let flags = if on {
+        flags | OFlag::O_ASYNC
+    } else {
+        flags - OFlag::O_ASYNC
+    };
+    fcntl(fd, FcntlArg::F_SETFL(flags)).map(drop)
+}
+
+/// The statistics files of a device's sysfs directory.
+pub const STATISTICS: [&str; 6] = [
+    "buffer_size",
+    "readers",
+    "writers",
+    "subscribers",
+    "writes",
+    "notifications",
+];
+
+/// Every statistic of the device whose sysfs directory is `dir`.
+pub fn read_stats(dir: &Path) -> std::io::Result<BTreeMap<&'static str, u64>> {
+    let mut stats = BTreeMap::new();
+    for name in STATISTICS {
+        let text = std::fs::read_to_string(dir.join(name))?;
+        let value = text.trim().parse().map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{name}: {text:?}"))
+        })?;
+        stats.insert(name, value);
+    }
+    Ok(stats)
 }

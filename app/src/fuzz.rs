@@ -24,32 +24,30 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use crate::after_run;
-use crate::cases::{CaseResult, Context};
 use crate::device::node_paths;
-use crate::module::{inaccessible_page, InaccessiblePage};
+use crate::harness::Tap;
+use crate::harness::{CaseResult, Context};
 use crate::oracle;
-use crate::proc::{reap, spawn};
+use crate::proc::Workers;
 use crate::rng::Rng;
-use crate::rtsig;
-use crate::shared::{Shared, ZeroedAtomics};
 use crate::stress::{RunOptions, MAX_DEVICES};
-use crate::tap::Tap;
+use crate::sys::memory::{inaccessible_page, InaccessiblePage};
+use crate::sys::rtsig;
+use crate::sys::shared::{zeroed_atomics, Shared};
 
 const MAX_FDS: usize = 8;
 const CALL_TIMER: Duration = Duration::from_millis(10);
 const PRINT_LIMIT: u64 = 10;
 
-#[repr(C)]
-struct Board {
-    stop: AtomicU32,
-    calls: AtomicU64,
-    succeeded: AtomicU64,
-    faults: AtomicU64,
-    violations: AtomicU64,
+zeroed_atomics! {
+    struct Board {
+        stop: AtomicU32,
+        calls: AtomicU64,
+        succeeded: AtomicU64,
+        faults: AtomicU64,
+        violations: AtomicU64,
+    }
 }
-
-// SAFETY: atomics only.
-unsafe impl ZeroedAtomics for Board {}
 
 pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
     let buffer_size = ctx.params.buffer_size;
@@ -61,13 +59,11 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
     ));
     let before = after_run::Baseline::read(&paths)?;
     let board: Shared<Board> = Shared::new()?;
-    let mut workers = Vec::new();
+    let mut workers = Workers::new("fuzz");
     for id in 0..options.procs as u64 {
         let seed = Rng::derive(options.seed, id);
         let (paths, board) = (&paths, &*board);
-        workers.push(spawn(move || {
-            Fuzzer::run(id, seed, paths, buffer_size, board)
-        })?);
+        workers.start(move || Fuzzer::run(id, seed, paths, buffer_size, board))?;
     }
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let mut progress = Instant::now();
@@ -82,16 +78,7 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
             ));
         }
     }
-    board.stop.store(1, SeqCst);
-    let mut ended = 0;
-    for pid in workers {
-        match reap(pid, Duration::from_secs(10)) {
-            Some(0) => ended += 1,
-            other => {
-                crate::tap::report(format!("fuzz: worker {pid} did not end cleanly: {other:?}"))
-            }
-        }
-    }
+    let ended = workers.stop(&board.stop, Duration::from_secs(10));
     let calls = board.calls.load(SeqCst);
     tap.note(format!(
         "fuzz: {calls} calls, each judged against the exact set of outcomes it may have: {} succeeded, \
@@ -148,7 +135,7 @@ struct Pointers {
 impl Pointers {
     fn new(buffer_size: usize) -> std::io::Result<Self> {
         let guard = inaccessible_page()?;
-        let page = page_size();
+        let page = crate::sys::memory::page_size();
         // Two pages, the first read-only, the second inaccessible.
         // SAFETY: a fresh anonymous mapping aliases nothing.
         let read_only = unsafe {
@@ -185,11 +172,7 @@ impl Pointers {
     }
 
     fn kernel() -> usize {
-        if cfg!(target_pointer_width = "64") {
-            0xffff_ff80_0000_0000_u64 as usize
-        } else {
-            0xc000_0000
-        }
+        crate::sys::memory::KERNEL_ADDRESS
     }
 
     /// A length for a pointer argument.
@@ -274,11 +257,6 @@ unsafe fn raw_fcntl(fd: i32, cmd: i32, arg: usize) -> isize {
     unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) as isize }
 }
 
-fn page_size() -> usize {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
-}
-
 /// An open descriptor of this worker and its file description (shared by
 /// `dup`s: flags set through one are the other's).
 struct Open {
@@ -326,13 +304,13 @@ impl Fuzzer<'_> {
         unsafe { libc::setpgid(0, 0) };
         let signals = fuzz_signals();
         if let Err(e) = rtsig::prepare_worker(&signals[1..]) {
-            crate::tap::report(format!("fuzz: worker {id}: signal setup: {e}"));
+            crate::harness::tap::report(format!("fuzz: worker {id}: signal setup: {e}"));
             return 1;
         }
         let pointers = match Pointers::new(buffer_size) {
             Ok(p) => p,
             Err(e) => {
-                crate::tap::report(format!("fuzz: worker {id}: mappings: {e}"));
+                crate::harness::tap::report(format!("fuzz: worker {id}: mappings: {e}"));
                 return 1;
             }
         };
@@ -390,7 +368,7 @@ impl Fuzzer<'_> {
             self.board.violations.fetch_add(1, SeqCst);
             self.printed += 1;
             if self.printed <= PRINT_LIMIT {
-                crate::tap::report(format!(
+                crate::harness::tap::report(format!(
                     "fuzz: worker {} step {}: {call}: {result:?}, allowed: success {:?}, errors {:?}",
                     self.id, self.step, allowed.ok, allowed.errnos
                 ));
@@ -403,8 +381,8 @@ impl Fuzzer<'_> {
         match self.rng.below(16) {
             0 | 1 => self.open(),
             2 => self.close_or_dup(),
-            3 | 4 => self.read(),
-            5 | 6 => self.write(),
+            3 | 4 => self.transfer(true),
+            5 | 6 => self.transfer(false),
             7 => self.vectored(),
             8 => self.positioned(),
             9 | 10 => self.ioctl(),
@@ -492,28 +470,25 @@ impl Fuzzer<'_> {
         }
     }
 
-    fn read(&mut self) {
+    /// `read` or `write` (`reading`) of one buffer the fuzzer picks.
+    fn transfer(&mut self, reading: bool) {
         let (fd, target, _) = self.fd();
         let (ptr, buffer, pointer) = self.pointers.pick(&mut self.rng);
-        let allowed = oracle::read(target, buffer, self.buffer_size);
-        // SAFETY: the kernel validates the user pointer; this process never
-        // touches what it points at but `valid`, which it only reads as bytes.
-        let r = unsafe { libc::read(fd, ptr as *mut libc::c_void, buffer.len) };
+        let (call, allowed, r) = if reading {
+            let allowed = oracle::read(target, buffer, self.buffer_size);
+            // SAFETY: the kernel validates the user pointer; this process
+            // never touches what it points at but `valid`, which it only
+            // reads as bytes.
+            let r = unsafe { libc::read(fd, ptr as *mut libc::c_void, buffer.len) };
+            ("read", allowed, r)
+        } else {
+            let allowed = oracle::write(target, buffer, self.buffer_size);
+            // SAFETY: as for read.
+            let r = unsafe { libc::write(fd, ptr as *const libc::c_void, buffer.len) };
+            ("write", allowed, r)
+        };
         self.judge(
-            &format!("read({fd}, {pointer:?}, {})", buffer.len),
-            outcome(r as i64),
-            &allowed,
-        );
-    }
-
-    fn write(&mut self) {
-        let (fd, target, _) = self.fd();
-        let (ptr, buffer, pointer) = self.pointers.pick(&mut self.rng);
-        let allowed = oracle::write(target, buffer, self.buffer_size);
-        // SAFETY: as for read.
-        let r = unsafe { libc::write(fd, ptr as *const libc::c_void, buffer.len) };
-        self.judge(
-            &format!("write({fd}, {pointer:?}, {})", buffer.len),
+            &format!("{call}({fd}, {pointer:?}, {})", buffer.len),
             outcome(r as i64),
             &allowed,
         );

@@ -4,30 +4,19 @@
 //! line, 3 the device or module is not there.
 
 mod after_run;
-mod asyncio;
 mod bench;
 mod cases;
 mod device;
-mod fanout;
 mod faults;
 mod fuzz;
-mod lifecycle;
+mod harness;
 mod message;
 mod module;
 mod oracle;
 mod proc;
-mod readiness;
 mod rng;
-mod rtsig;
-mod shared;
-mod sigio;
-mod stall;
 mod stress;
-mod sysfs;
-mod tap;
-mod tracing;
-mod uffd;
-mod vectored;
+mod sys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +24,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use cases::{Context, CASES};
+use cases::CASES;
 use device::ModuleParams;
-use tap::Tap;
+use harness::{Context, Tap};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_NO_DEVICE: u8 = 3;
@@ -173,7 +162,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tap::set_timeout_scale(cli.timeout_scale);
+    harness::timeouts::set_timeout_scale(cli.timeout_scale);
     if cli.list {
         for case in CASES {
             println!("{:<18} {}", case.name, case.about);
@@ -286,7 +275,7 @@ fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
         Ok(ctx) => ctx,
         Err(code) => return code,
     };
-    type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> cases::CaseResult;
+    type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> harness::CaseResult;
     let (name, args, run, faults): (&'static str, &RunArgs, Run, _) = match command {
         Command::Stress(args) => ("stress", &args.run, stress::run as Run, args.faults),
         Command::Fuzz(args) => ("fuzz", args, fuzz::run as Run, None),
@@ -356,11 +345,6 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), CASES.len());
-    }
-
-    #[test]
-    fn scenario_ends_with_stop_reading() {
-        assert_eq!(cases::SCENARIO_MESSAGES.last(), Some(&"stop reading"));
     }
 
     #[test]

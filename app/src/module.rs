@@ -6,12 +6,10 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::kmod::{delete_module, finit_module, DeleteModuleFlags, ModuleInitFlags};
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 
 /// `finit_module(path, params)`: the errno the kernel gives, if any.
 pub fn load(path: &Path, params: &str) -> Result<(), Errno> {
@@ -111,9 +109,7 @@ impl KernelLog {
                 break;
             }
             let text = String::from_utf8_lossy(&record[..n]);
-            // "<prio>,<seq>,<time>,<flags>;<message>\n<continuation>"
-            let message = text.split_once(';').map_or(&*text, |(_, m)| m);
-            let message = message.lines().next().unwrap_or_default();
+            let message = kmsg_text(&text);
             if pred(message) {
                 return Some(message.to_owned());
             }
@@ -122,31 +118,32 @@ impl KernelLog {
     }
 }
 
-/// A page that no access may touch, to hand the kernel a bad pointer.
-pub struct InaccessiblePage(NonNull<libc::c_void>);
+/// The message text of one `/dev/kmsg` record,
+/// "<prio>,<seq>,<time>,<flags>;<message>\n<continuation lines>": the
+/// first line after the header.
+fn kmsg_text(record: &str) -> &str {
+    let message = record.split_once(';').map_or(record, |(_, m)| m);
+    message.lines().next().unwrap_or_default()
+}
 
-impl InaccessiblePage {
-    pub fn as_ptr(&self) -> *mut libc::c_void {
-        self.0.as_ptr()
+#[cfg(test)]
+mod tests {
+    use super::kmsg_text;
+
+    #[test]
+    fn a_kmsg_record_gives_its_first_message_line() {
+        assert_eq!(
+            kmsg_text("6,1234,5678901,-;asyncn: 4 device(s), 256-byte buffers, major 240\n"),
+            "asyncn: 4 device(s), 256-byte buffers, major 240"
+        );
+        // Dictionary lines (" KEY=value") after the message are not part of it.
+        assert_eq!(
+            kmsg_text("7,9,10,-,caller=T42;asyncn0: open (read 1, write 0)\n SUBSYSTEM=asyncn\n"),
+            "asyncn0: open (read 1, write 0)"
+        );
+        // A ';' in the message stays in it: only the header's ends it.
+        assert_eq!(kmsg_text("4,1,2,-;a; b\n"), "a; b");
+        assert_eq!(kmsg_text("no header\nsecond"), "no header");
+        assert_eq!(kmsg_text(""), "");
     }
-}
-
-impl Drop for InaccessiblePage {
-    fn drop(&mut self) {
-        // SAFETY: the mapping was made by `inaccessible_page` and is unmapped once.
-        let _ = unsafe { munmap(self.0, page_size()) };
-    }
-}
-
-pub fn page_size() -> usize {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
-}
-
-pub fn inaccessible_page() -> io::Result<InaccessiblePage> {
-    let len =
-        std::num::NonZeroUsize::new(page_size()).ok_or_else(|| io::Error::other("page size 0"))?;
-    // SAFETY: a fresh anonymous mapping aliases nothing.
-    let ptr = unsafe { mmap_anonymous(None, len, ProtFlags::PROT_NONE, MapFlags::MAP_PRIVATE) }?;
-    Ok(InaccessiblePage(ptr))
 }

@@ -142,26 +142,44 @@ fn nothing_unread(description: Description, allowed: Allowed) -> Allowed {
     .or(EINTR)
 }
 
+/// The description of `target` when it is open for `direction`; `EBADF`
+/// (the kernel's answer for a closed fd or one opened the other way)
+/// otherwise.
+fn open_for(target: Target, direction: Direction) -> Result<Description, Allowed> {
+    match target.io() {
+        Some(description)
+            if match direction {
+                Direction::In => description.readable,
+                Direction::Out => description.writable,
+            } =>
+        {
+            Ok(description)
+        }
+        _ => Err(Allowed::error(EBADF)),
+    }
+}
+
+/// Which way a transfer goes: into user memory (read) or out of it (write).
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    In,
+    Out,
+}
+
 /// `read(fd, buffer, buffer.len)` on a device of `buffer_size`.
 pub fn read(target: Target, buffer: Buffer, buffer_size: usize) -> Allowed {
-    let Some(description) = target.io() else {
-        return Allowed::error(EBADF);
-    };
-    if !description.readable {
-        return Allowed::error(EBADF);
+    match open_for(target, Direction::In) {
+        Ok(description) => transfer_in(description, &[buffer], buffer_size),
+        Err(allowed) => allowed,
     }
-    transfer_in(description, &[buffer], buffer_size)
 }
 
 /// `write(fd, buffer, buffer.len)` on a device of `buffer_size`.
 pub fn write(target: Target, buffer: Buffer, buffer_size: usize) -> Allowed {
-    let Some(description) = target.io() else {
-        return Allowed::error(EBADF);
-    };
-    if !description.writable {
-        return Allowed::error(EBADF);
+    match open_for(target, Direction::Out) {
+        Ok(_) => transfer_out(&[buffer], buffer_size),
+        Err(allowed) => allowed,
     }
-    transfer_out(&[buffer], buffer_size)
 }
 
 /// The iovec array of `readv`/`writev`.
@@ -175,12 +193,10 @@ pub enum Iovecs {
 }
 
 pub fn readv(target: Target, iovecs: &Iovecs, buffer_size: usize) -> Allowed {
-    let Some(description) = target.io() else {
-        return Allowed::error(EBADF);
+    let description = match open_for(target, Direction::In) {
+        Ok(description) => description,
+        Err(allowed) => return allowed,
     };
-    if !description.readable {
-        return Allowed::error(EBADF);
-    }
     match segments(iovecs) {
         Err(allowed) => allowed,
         Ok(segments) => transfer_in(description, segments, buffer_size),
@@ -188,11 +204,8 @@ pub fn readv(target: Target, iovecs: &Iovecs, buffer_size: usize) -> Allowed {
 }
 
 pub fn writev(target: Target, iovecs: &Iovecs, buffer_size: usize) -> Allowed {
-    let Some(description) = target.io() else {
-        return Allowed::error(EBADF);
-    };
-    if !description.writable {
-        return Allowed::error(EBADF);
+    if let Err(allowed) = open_for(target, Direction::Out) {
+        return allowed;
     }
     match segments(iovecs) {
         Err(allowed) => allowed,
@@ -215,16 +228,17 @@ fn segments(iovecs: &Iovecs) -> Result<&[Buffer], Allowed> {
     }
 }
 
-/// `access_ok()` over every segment: `EFAULT` when one fails, maybe when
-/// one may; `None` when none can.
-fn access(segments: &[Buffer]) -> Option<Allowed> {
-    if segments.iter().any(|s| s.access == Access::Fails) {
-        return Some(Allowed::error(EFAULT));
+/// `access_ok()` over every segment: fails when one fails, may fail when
+/// one may (either way the call is `EFAULT` before anything is copied).
+fn access(segments: &[Buffer]) -> Access {
+    let any = |access| segments.iter().any(|s| s.access == access);
+    if any(Access::Fails) {
+        Access::Fails
+    } else if any(Access::Either) {
+        Access::Either
+    } else {
+        Access::Passes
     }
-    if segments.iter().any(|s| s.access == Access::Either) {
-        return Some(Allowed::error(EFAULT));
-    }
-    None
 }
 
 /// The total a vectored call asks for (the kernel caps it at
@@ -253,14 +267,12 @@ fn prefix(segments: &[Buffer], usable: impl Fn(&Buffer) -> usize) -> usize {
 /// bytes (the message's length is not known here), all copied or `EFAULT`.
 fn transfer_in(description: Description, segments: &[Buffer], buffer_size: usize) -> Allowed {
     let asked = total(segments);
-    let either = access(segments);
+    let access = access(segments);
+    if access == Access::Fails {
+        return Allowed::error(EFAULT);
+    }
     // A single buffer with a length that is negative as `ssize_t`.
     let negative = segments.len() == 1 && segments[0].negative();
-    if let Some(failed) = &either {
-        if segments.iter().any(|s| s.access == Access::Fails) {
-            return failed.clone();
-        }
-    }
     if asked == 0 {
         // Nothing asked for: 0 at once, nothing consumed.
         return Allowed::ok_exactly(0);
@@ -280,7 +292,7 @@ fn transfer_in(description: Description, segments: &[Buffer], buffer_size: usize
         allowed = allowed.or(EFAULT);
     }
     allowed = nothing_unread(description, allowed);
-    if either.is_some() {
+    if access == Access::Either {
         allowed = allowed.or(EFAULT);
     }
     if negative {
@@ -293,11 +305,11 @@ fn transfer_in(description: Description, segments: &[Buffer], buffer_size: usize
 /// `EFAULT` with nothing changed.
 fn transfer_out(segments: &[Buffer], buffer_size: usize) -> Allowed {
     let asked = total(segments);
-    let either = access(segments);
-    let negative = segments.len() == 1 && segments[0].negative();
-    if segments.iter().any(|s| s.access == Access::Fails) {
+    let access = access(segments);
+    if access == Access::Fails {
         return Allowed::error(EFAULT);
     }
+    let negative = segments.len() == 1 && segments[0].negative();
     if asked == 0 {
         return Allowed::ok_exactly(0);
     }
@@ -309,7 +321,7 @@ fn transfer_out(segments: &[Buffer], buffer_size: usize) -> Allowed {
     }
     // The driver's interruptible mutex.
     .or(EINTR);
-    if either.is_some() {
+    if access == Access::Either {
         allowed = allowed.or(EFAULT);
     }
     if negative {

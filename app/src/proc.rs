@@ -8,30 +8,23 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, pipe, ForkResult, Pid};
+use nix::unistd::{pipe, Pid};
 
 /// Runs `body` in a child process; its return value is the exit status.
+/// The child dies with this process (see [`die_with_parent`]).
 pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<Pid> {
     // Whatever is buffered would otherwise be printed twice.
     io::stdout().flush()?;
     io::stderr().flush()?;
     let parent = nix::unistd::getpid();
-    // SAFETY: the program is single-threaded when it forks, so the child
-    // may run arbitrary code.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => Ok(child),
-        ForkResult::Child => {
-            if !die_with_parent(parent) {
-                // SAFETY: as below.
-                unsafe { libc::_exit(1) }
-            }
-            let code = body();
-            let _ = io::stdout().flush();
-            // SAFETY: leaves the child without running the parent's
-            // exit-time handlers a second time.
-            unsafe { libc::_exit(code) }
+    crate::sys::process::fork_running(move || {
+        if !die_with_parent(parent) {
+            return 1;
         }
-    }
+        let code = body();
+        let _ = io::stdout().flush();
+        code
+    })
 }
 
 /// Asks the kernel to kill this process when its parent, `parent`, ends
@@ -58,7 +51,7 @@ pub fn reap(pid: Pid, timeout: Duration) -> Option<i32> {
                         .map(|s| s.trim().replace('\n', " | "))
                         .unwrap_or_else(|e| format!("({e})"))
                 };
-                crate::tap::report(format!(
+                crate::harness::tap::report(format!(
                     "process {pid} still running after {} ms; killing it. wchan: {}; syscall: {}; stack: {}",
                     timeout.as_millis(),
                     proc_file("wchan"),
@@ -70,6 +63,124 @@ pub fn reap(pid: Pid, timeout: Duration) -> Option<i32> {
                 return None;
             }
             Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// How a worker ended when it was killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// By the `SIGKILL`.
+    Killed,
+    /// By itself, cleanly, just before.
+    Exited,
+    /// Otherwise (reported).
+    Unexpectedly,
+}
+
+/// The worker processes of a run (stress, fuzz, bench): started with
+/// [`spawn`] (so none outlives this process), replaced, killed or stopped
+/// here. Every end that is not a clean exit, a kill of ours or a stop, is
+/// reported as a TAP diagnostic naming the run. Workers still running when
+/// this is dropped are killed.
+pub struct Workers {
+    run: &'static str,
+    pids: Vec<Pid>,
+}
+
+impl Workers {
+    pub fn new(run: &'static str) -> Self {
+        Self {
+            run,
+            pids: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pids.len()
+    }
+
+    pub fn pids(&self) -> &[Pid] {
+        &self.pids
+    }
+
+    /// Starts one more worker running `body`.
+    pub fn start(&mut self, body: impl FnOnce() -> i32) -> io::Result<()> {
+        self.pids.push(spawn(body)?);
+        Ok(())
+    }
+
+    /// Starts `body` in place of worker `i`, which has ended.
+    pub fn restart(&mut self, i: usize, body: impl FnOnce() -> i32) -> io::Result<()> {
+        self.pids[i] = spawn(body)?;
+        Ok(())
+    }
+
+    /// Kills worker `i` with `SIGKILL` and reaps it.
+    pub fn kill(&mut self, i: usize) -> Ended {
+        let pid = self.pids[i];
+        let _ = kill(pid, Signal::SIGKILL);
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) => Ended::Killed,
+            Ok(WaitStatus::Exited(_, 0)) => Ended::Exited,
+            other => {
+                crate::harness::tap::report(format!(
+                    "{}: worker {pid} ended unexpectedly: {other:?}",
+                    self.run
+                ));
+                Ended::Unexpectedly
+            }
+        }
+    }
+
+    /// The workers that have ended by themselves since the last look, each
+    /// with whether it exited cleanly (the others are reported). Restart
+    /// them, or they are looked at again.
+    pub fn ended(&mut self) -> Vec<(usize, bool)> {
+        let mut ended = Vec::new();
+        for (i, &pid) in self.pids.iter().enumerate() {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(WaitStatus::Exited(_, 0)) => ended.push((i, true)),
+                other => {
+                    crate::harness::tap::report(format!(
+                        "{}: worker {pid} ended unexpectedly: {other:?}",
+                        self.run
+                    ));
+                    ended.push((i, false));
+                }
+            }
+        }
+        ended
+    }
+
+    /// Tells every worker to stop (`stop`, which they poll, set to 1) and
+    /// waits for each up to `timeout`; one still running is killed. Returns
+    /// how many ended cleanly; the others are reported with where they were
+    /// stuck.
+    pub fn stop(mut self, stop: &std::sync::atomic::AtomicU32, timeout: Duration) -> usize {
+        stop.store(1, std::sync::atomic::Ordering::SeqCst);
+        let mut clean = 0;
+        for pid in std::mem::take(&mut self.pids) {
+            match reap(pid, timeout) {
+                Some(0) => clean += 1,
+                other => crate::harness::tap::report(format!(
+                    "{}: worker {pid} did not stop cleanly: {other:?}",
+                    self.run
+                )),
+            }
+        }
+        clean
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        for &pid in &self.pids {
+            let _ = waitpid(pid, None);
         }
     }
 }

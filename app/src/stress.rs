@@ -39,26 +39,26 @@
 //! number; the interleaving of workers is up to the scheduler.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{getpid, Pid};
 
 use crate::after_run;
-use crate::cases::{CaseResult, Context};
 use crate::device::node_paths;
 use crate::faults::{self, RandomFaults};
+use crate::harness::Tap;
+use crate::harness::{CaseResult, Context};
 use crate::message::{self, HEADER_LEN};
-use crate::proc::{reap, spawn};
+use crate::proc::{Ended, Workers};
 use crate::rng::Rng;
-use crate::rtsig::{self, PollSignal};
-use crate::shared::{Shared, ZeroedAtomics};
-use crate::tap::Tap;
+use crate::sys::rtsig::{self, PollSignal};
+use crate::sys::shared::{zeroed_atomics, Shared};
 
 /// Devices the run spreads over (fewer when the module has fewer).
 pub const MAX_DEVICES: usize = 4;
@@ -113,24 +113,22 @@ enum Count {
 }
 const COUNTS: usize = Count::Violations as usize + 1;
 
-#[repr(C)]
-struct Board {
-    stop: AtomicU32,
-    started: [AtomicU64; MAX_DEVICES],
-    completed: [AtomicU64; MAX_DEVICES],
-    counts: [AtomicU64; COUNTS],
-    /// When the latest `RING` writes per device completed (monotonic ns),
-    /// and their completion numbers: `completed_at[d][k % RING]` is write
-    /// `k`'s while `completed_tag[d][k % RING]` is `k`.
-    completed_at: [[AtomicU64; RING]; MAX_DEVICES],
-    completed_tag: [[AtomicU64; RING]; MAX_DEVICES],
-    /// The longest wake-up measured: from a write's return to the return
-    /// of a blocked read it woke (ns).
-    wake_max_ns: AtomicU64,
+zeroed_atomics! {
+    struct Board {
+        stop: AtomicU32,
+        started: [AtomicU64; MAX_DEVICES],
+        completed: [AtomicU64; MAX_DEVICES],
+        counts: [AtomicU64; COUNTS],
+        /// When the latest `RING` writes per device completed (monotonic ns),
+        /// and their completion numbers: `completed_at[d][k % RING]` is write
+        /// `k`'s while `completed_tag[d][k % RING]` is `k`.
+        completed_at: [[AtomicU64; RING]; MAX_DEVICES],
+        completed_tag: [[AtomicU64; RING]; MAX_DEVICES],
+        /// The longest wake-up measured: from a write's return to the return
+        /// of a blocked read it woke (ns).
+        wake_max_ns: AtomicU64,
+    }
 }
-
-// SAFETY: atomics only.
-unsafe impl ZeroedAtomics for Board {}
 
 impl Board {
     fn add(&self, what: Count, n: u64) {
@@ -203,23 +201,35 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         }
     ));
     rtsig::raise_pending_limit();
+    // Whether every worker may mix plain and real-time subscriptions and
+    // still count each of them (see `Worker::signals`).
+    let exact = rtsig::pending_limit() >= rtsig::RAISED_PENDING_LIMIT;
     let before = after_run::Baseline::read(&paths)?;
     let faults = options.faults.map(RandomFaults::arm).transpose()?;
     let under_faults = faults.is_some();
     let board: Shared<Board> = Shared::new()?;
     let mut rng = Rng::new(options.seed);
     let mut next_worker: u32 = 0;
-    let mut start_worker = |board: &Board| -> std::io::Result<Pid> {
+    let shared: &Board = &board;
+    let mut new_worker = || {
         let id = next_worker;
         next_worker += 1;
-        board.add(Count::Spawned, 1);
-        let worker = Worker::new(id, options.seed, &paths, buffer_size, board, under_faults);
-        spawn(move || worker.run())
+        shared.add(Count::Spawned, 1);
+        let worker = Worker::new(
+            id,
+            options.seed,
+            &paths,
+            buffer_size,
+            shared,
+            under_faults,
+            exact,
+        );
+        move || worker.run()
     };
 
-    let mut workers = Vec::with_capacity(options.procs);
+    let mut workers = Workers::new("stress");
     for _ in 0..options.procs {
-        workers.push(start_worker(&board)?);
+        workers.start(new_worker())?;
     }
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let mut progress = Instant::now();
@@ -227,34 +237,20 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         std::thread::sleep(Duration::from_millis(20 + rng.below(200)));
         if rng.chance(40) {
             let i = rng.index(workers.len());
-            let _ = kill(workers[i], Signal::SIGKILL);
-            match nix::sys::wait::waitpid(workers[i], None) {
-                Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) => board.add(Count::Killed, 1),
+            match workers.kill(i) {
+                Ended::Killed => board.add(Count::Killed, 1),
                 // It had just exited by itself.
-                Ok(WaitStatus::Exited(_, 0)) => {}
-                other => {
-                    board.add(Count::Violations, 1);
-                    eprintln!(
-                        "stress: worker {} ended unexpectedly: {other:?}",
-                        workers[i]
-                    );
-                }
+                Ended::Exited => {}
+                Ended::Unexpectedly => board.add(Count::Violations, 1),
             }
-            workers[i] = start_worker(&board)?;
+            workers.restart(i, new_worker())?;
         }
         // Workers that exited by themselves (without closing) are replaced.
-        for pid in workers.iter_mut() {
-            if let Ok(status) = nix::sys::wait::waitpid(*pid, Some(WaitPidFlag::WNOHANG)) {
-                if status != WaitStatus::StillAlive {
-                    if !matches!(status, WaitStatus::Exited(_, 0)) {
-                        board.add(Count::Violations, 1);
-                        crate::tap::report(format!(
-                            "stress: worker {pid} ended unexpectedly: {status:?}"
-                        ));
-                    }
-                    *pid = start_worker(&board)?;
-                }
+        for (i, clean) in workers.ended() {
+            if !clean {
+                board.add(Count::Violations, 1);
             }
+            workers.restart(i, new_worker())?;
         }
         if progress.elapsed() >= Duration::from_secs(30) {
             progress = Instant::now();
@@ -265,19 +261,8 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
             ));
         }
     }
-    board.stop.store(1, SeqCst);
-    let mut hung = 0;
-    for pid in workers {
-        match reap(pid, Duration::from_secs(10)) {
-            Some(0) => {}
-            other => {
-                hung += 1;
-                crate::tap::report(format!(
-                    "stress: worker {pid} did not stop cleanly: {other:?}"
-                ));
-            }
-        }
-    }
+    let running = workers.len();
+    let hung = running - workers.stop(&board.stop, Duration::from_secs(10));
     // Disarmed before the checks after the run, which must see no fault.
     drop(faults);
 
@@ -315,7 +300,6 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         board.get(Count::Sigio),
         board.get(Count::PlainSessions),
     ));
-    let exact = rtsig::pending_limit() >= rtsig::RAISED_PENDING_LIMIT;
     tap.check(
         rt_sessions > 0 && checked * 10 >= rt_sessions * 9,
         format!(
@@ -384,9 +368,9 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
              interrupted (one that returns, with data or EINTR, more than {} ms after a write it was \
              owed is a violation, counted above); the slowest of {} measured wake-ups took {:.1} ms \
              from the write's return",
-            LONG_READ_TIMER.as_secs() * u64::from(crate::tap::timeout_scale()),
+            LONG_READ_TIMER.as_secs() * u64::from(crate::harness::timeouts::timeout_scale()),
             board.get(Count::LongReadsInterrupted),
-            WAKE_BOUND.as_millis() * u128::from(crate::tap::timeout_scale()),
+            WAKE_BOUND.as_millis() * u128::from(crate::harness::timeouts::timeout_scale()),
             board.get(Count::WakesMeasured),
             board.wake_max_ns.load(SeqCst) as f64 / 1e6
         ),
@@ -452,6 +436,20 @@ struct Session {
     sigio_mark: u64,
 }
 
+impl Session {
+    /// The signals this session must have received, ending when `edge`
+    /// writes had completed and `started_end` had started: at least every
+    /// write that started after it subscribed and completed before it
+    /// ended, at most every write that had not completed when it
+    /// subscribed and had started when it ended.
+    fn bounds(&self, edge: u64, started_end: u64) -> (u64, u64) {
+        (
+            edge.saturating_sub(self.started_after),
+            started_end.saturating_sub(self.completed_before),
+        )
+    }
+}
+
 struct Slot {
     fd: OwnedFd,
     device: usize,
@@ -506,9 +504,9 @@ impl<'a> Worker<'a> {
         buffer_size: usize,
         board: &'a Board,
         faults: bool,
+        exact: bool,
     ) -> Self {
         let mut rng = Rng::new(Rng::derive(seed, u64::from(id)));
-        let exact = rtsig::pending_limit() >= rtsig::RAISED_PENDING_LIMIT;
         let signals = match (exact, rng.chance(25)) {
             (true, _) => Signals::Mixed,
             (false, true) => Signals::PlainOnly,
@@ -536,7 +534,7 @@ impl<'a> Worker<'a> {
         self.board.add(Count::Violations, 1);
         self.printed += 1;
         if self.printed <= PRINT_LIMIT {
-            crate::tap::report(format!(
+            crate::harness::tap::report(format!(
                 "stress: worker {} (pid {}): {what}",
                 self.id, self.pid
             ));
@@ -548,13 +546,16 @@ impl<'a> Worker<'a> {
         self.pid = getpid().as_raw();
         if self.faults {
             if let Err(e) = faults::make_it_fail() {
-                crate::tap::report(format!("stress: worker {}: make-it-fail: {e}", self.id));
+                crate::harness::tap::report(format!(
+                    "stress: worker {}: make-it-fail: {e}",
+                    self.id
+                ));
                 return 1;
             }
         }
         let parent = nix::unistd::getppid();
         if let Err(e) = separate_user(self.id, self.paths) {
-            crate::tap::report(format!("stress: worker {}: changing user: {e}", self.id));
+            crate::harness::tap::report(format!("stress: worker {}: changing user: {e}", self.id));
             return 1;
         }
         // Changing user cleared the request of `spawn`.
@@ -562,7 +563,7 @@ impl<'a> Worker<'a> {
             return 1;
         }
         if let Err(e) = rtsig::prepare_worker(&[libc::SIGIO, self.rt]) {
-            crate::tap::report(format!("stress: worker {}: signal setup: {e}", self.id));
+            crate::harness::tap::report(format!("stress: worker {}: signal setup: {e}", self.id));
             return 1;
         }
         while self.board.stop.load(SeqCst) == 0 {
@@ -600,31 +601,25 @@ impl<'a> Worker<'a> {
         let mode = self.rng.pick(&[Mode::Read, Mode::Write, Mode::ReadWrite]);
         let nonblocking = self.rng.chance(50);
         let mut flags = match mode {
-            Mode::Read => libc::O_RDONLY,
-            Mode::Write => libc::O_WRONLY,
-            Mode::ReadWrite => libc::O_RDWR,
-        } | libc::O_CLOEXEC;
+            Mode::Read => OFlag::O_RDONLY,
+            Mode::Write => OFlag::O_WRONLY,
+            Mode::ReadWrite => OFlag::O_RDWR,
+        } | OFlag::O_CLOEXEC;
         if nonblocking {
-            flags |= libc::O_NONBLOCK;
+            flags |= OFlag::O_NONBLOCK;
         }
-        let Ok(path) = std::ffi::CString::new(self.paths[device].as_os_str().as_encoded_bytes())
-        else {
-            return;
-        };
         self.board.add(Count::Opens, 1);
-        // SAFETY: `path` is a NUL-terminated string.
-        let fd = unsafe { libc::open(path.as_ptr(), flags) };
-        if fd < 0 {
-            let e = Errno::last();
-            if e == Errno::ENOMEM && self.faults {
+        let fd = match nix::fcntl::open(&self.paths[device], flags, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOMEM) if self.faults => {
                 self.board.add(Count::InjectedOpen, 1);
-            } else {
-                self.violation(format!("open {}: {e}", self.paths[device].display()));
+                return;
             }
-            return;
-        }
-        // SAFETY: `fd` was just opened and is owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            Err(e) => {
+                self.violation(format!("open {}: {e}", self.paths[device].display()));
+                return;
+            }
+        };
         if let Err(e) =
             crate::device::set_owner(std::os::fd::AsFd::as_fd(&fd), Pid::from_raw(self.pid))
         {
@@ -635,7 +630,7 @@ impl<'a> Worker<'a> {
             Signals::RealTimeOnly => self.rt,
             Signals::Mixed | Signals::PlainOnly => 0,
         };
-        if let Err(e) = crate::rtsig::set_signal(std::os::fd::AsFd::as_fd(&fd), signal) {
+        if let Err(e) = crate::sys::rtsig::set_signal(std::os::fd::AsFd::as_fd(&fd), signal) {
             self.violation(format!("F_SETSIG {signal}: {e}"));
         }
         self.slots.push(Slot {
@@ -680,10 +675,7 @@ impl<'a> Worker<'a> {
 
     /// Reads from slot `i`; `must_not_block` after `poll` said readable.
     fn read_slot(&mut self, i: usize, capacity: usize, must_not_block: bool) {
-        let (fd, mode, nonblocking) = {
-            let s = &self.slots[i];
-            (s.fd.as_raw_fd(), s.mode, s.nonblocking)
-        };
+        let (mode, nonblocking) = (self.slots[i].mode, self.slots[i].nonblocking);
         let mut buf = vec![0u8; capacity];
         self.board.add(Count::Reads, 1);
         let device = self.slots[i].device;
@@ -692,16 +684,14 @@ impl<'a> Worker<'a> {
         let completed_before = self.board.completed[device].load(SeqCst);
         let started = monotonic_ns();
         if !nonblocking {
-            let scale = crate::tap::timeout_scale();
+            let scale = crate::harness::timeouts::timeout_scale();
             rtsig::arm_timer(if long {
                 LONG_READ_TIMER * scale
             } else {
                 READ_TIMER
             });
         }
-        // SAFETY: `buf` is valid for `capacity` bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), capacity) };
-        let result = Errno::result(n).map(|n| n as usize);
+        let result = nix::unistd::read(&self.slots[i].fd, &mut buf);
         let returned = monotonic_ns();
         if !nonblocking {
             rtsig::arm_timer(Duration::ZERO);
@@ -773,18 +763,13 @@ impl<'a> Worker<'a> {
         };
         self.seq += 1;
         let data = message::encode(self.id, self.seq, len, bs);
-        let (fd, device, mode) = {
-            let s = &self.slots[i];
-            (s.fd.as_raw_fd(), s.device, s.mode)
-        };
+        let (device, mode) = (self.slots[i].device, self.slots[i].mode);
         self.board.add(Count::Writes, 1);
         let counted = len > 0 && mode.writable();
         if counted {
             self.board.started[device].fetch_add(1, SeqCst);
         }
-        // SAFETY: `data` is valid for its length.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        let result = Errno::result(n).map(|n| n as usize);
+        let result = nix::unistd::write(&self.slots[i].fd, &data);
         match result {
             Ok(n) if mode.writable() && n == len.min(bs) => {
                 if counted {
@@ -820,7 +805,7 @@ impl<'a> Worker<'a> {
         // Subscribing: writes completed before it cannot notify. Ending:
         // writes completed before it must have.
         let edge = self.board.completed[device].load(SeqCst);
-        match set_async(fd, on) {
+        match crate::device::set_async(self.slots[i].fd.as_fd(), on) {
             Ok(()) => {}
             Err(Errno::ENOMEM) if self.faults && on => {
                 self.board.add(Count::InjectedAsync, 1);
@@ -844,7 +829,8 @@ impl<'a> Worker<'a> {
             return;
         }
         let i = self.rng.index(self.slots.len());
-        // Single-kind workers set the signal they have: still an edge.
+        // Mixed workers toggle between the two kinds; single-kind workers
+        // set the signal they already have, which is no edge (below).
         let signal = match self.signals {
             Signals::Mixed if self.slots[i].signal == 0 => self.rt,
             Signals::Mixed | Signals::PlainOnly => 0,
@@ -856,9 +842,7 @@ impl<'a> Worker<'a> {
         // sends one): the session of the old signal ends, and one of the new
         // signal begins.
         let edge = self.board.completed[device].load(SeqCst);
-        // SAFETY: `fd` is open for the duration of the call.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        if let Err(e) = crate::rtsig::set_signal(borrowed, signal) {
+        if let Err(e) = crate::sys::rtsig::set_signal(self.slots[i].fd.as_fd(), signal) {
             self.violation(format!("F_SETSIG {signal}: {e}"));
             return;
         }
@@ -913,32 +897,31 @@ impl<'a> Worker<'a> {
             return;
         }
         let i = self.rng.index(self.slots.len());
-        let (fd, mode) = (self.slots[i].fd.as_raw_fd(), self.slots[i].mode);
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN | libc::POLLOUT,
-            revents: 0,
-        };
-        let timeout = self.rng.pick(&[0, 0, 5]);
+        let mode = self.slots[i].mode;
+        let timeout = self.rng.pick(&[0u8, 0, 5]);
         self.board.add(Count::Polls, 1);
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut pfd, 1, timeout) };
-        if ready < 0 {
-            // Not even ENOMEM under fault injection: the driver allocates
-            // nothing in poll, and the kernel's wait-queue entries for one
-            // file are on its stack (fs/select.c, N_INLINE_POLL_ENTRIES).
-            let e = Errno::last();
-            self.violation(format!("poll (timeout {timeout} ms): {e}"));
-            return;
-        }
-        let writable = pfd.revents & libc::POLLOUT != 0;
+        let revents = match poll_once(
+            &self.slots[i].fd,
+            PollFlags::POLLIN | PollFlags::POLLOUT,
+            timeout,
+        ) {
+            Ok(revents) => revents,
+            Err(e) => {
+                // Not even ENOMEM under fault injection: the driver allocates
+                // nothing in poll, and the kernel's wait-queue entries for one
+                // file are on its stack (fs/select.c, N_INLINE_POLL_ENTRIES).
+                self.violation(format!("poll (timeout {timeout} ms): {e}"));
+                return;
+            }
+        };
+        let writable = revents.contains(PollFlags::POLLOUT);
         if writable != mode.writable() {
             self.violation(format!(
                 "poll: POLLOUT {writable} on a file opened for writing {}",
                 mode.writable()
             ));
         }
-        if pfd.revents & libc::POLLIN != 0 {
+        if revents.contains(PollFlags::POLLIN) {
             if !mode.readable() {
                 self.violation("poll: POLLIN on a write-only file");
             } else {
@@ -963,7 +946,7 @@ impl<'a> Worker<'a> {
         result: &nix::Result<usize>,
     ) {
         let first_owed = completed_before + 1;
-        let bound = (WAKE_BOUND * crate::tap::timeout_scale()).as_nanos() as u64;
+        let bound = (WAKE_BOUND * crate::harness::timeouts::timeout_scale()).as_nanos() as u64;
         match result {
             Ok(_) => {
                 // The first owed write returned after the read began: the
@@ -1011,21 +994,14 @@ impl<'a> Worker<'a> {
     /// message, so `poll` with no timeout (which allocates nothing) must say
     /// readable.
     fn check_still_unread(&mut self, i: usize) {
-        let mut pfd = libc::pollfd {
-            fd: self.slots[i].fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
-        if ready == 1 && pfd.revents & libc::POLLIN != 0 {
+        let revents = poll_once(&self.slots[i].fd, PollFlags::POLLIN, 0);
+        if revents.is_ok_and(|r| r.contains(PollFlags::POLLIN)) {
             self.board.add(Count::UnreadKept, 1);
         } else {
             let device = self.slots[i].device;
             self.violation(format!(
                 "a read from device {device} failed with EFAULT and its message is no longer unread \
-                 (poll: {ready}, revents {:#x})",
-                pfd.revents
+                 (poll: {revents:?})"
             ));
         }
     }
@@ -1108,8 +1084,7 @@ impl<'a> Worker<'a> {
                 self.credit(signal);
             }
         }
-        let lower = edge.saturating_sub(session.started_after);
-        let upper = started_end.saturating_sub(session.completed_before);
+        let (lower, upper) = session.bounds(edge, started_end);
         if session.plain {
             self.board.add(Count::PlainSessions, 1);
         } else {
@@ -1132,6 +1107,14 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// `poll` of one file for `events`, waiting up to `timeout_ms`: the
+/// events it returned.
+fn poll_once(fd: &OwnedFd, events: PollFlags, timeout_ms: u8) -> nix::Result<PollFlags> {
+    let mut fds = [PollFd::new(fd.as_fd(), events)];
+    poll(&mut fds, PollTimeout::from(timeout_ms))?;
+    Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
+}
+
 /// Runs a worker as its own user when root and the nodes let the group
 /// read and write (the udev/mdev rule's group): real-time signals are
 /// limited per user, and one user for all workers would overflow the
@@ -1152,14 +1135,39 @@ fn separate_user(id: u32, paths: &[PathBuf]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn set_async(fd: RawFd, on: bool) -> nix::Result<()> {
-    // SAFETY: F_GETFL/F_SETFL on an open descriptor.
-    let flags = Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    let flags = if on {
-        flags | libc::O_ASYNC
-    } else {
-        flags & !libc::O_ASYNC
-    };
-    // SAFETY: as above.
-    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) }).map(drop)
+#[cfg(test)]
+mod tests {
+    use super::Session;
+
+    fn session(completed_before: u64, started_after: u64) -> Session {
+        Session {
+            completed_before,
+            started_after,
+            signals: 0,
+            countable: true,
+            plain: false,
+            sigio_mark: 0,
+        }
+    }
+
+    #[test]
+    fn a_session_owes_the_writes_wholly_inside_it_and_may_get_the_overlapping() {
+        // Subscribed when 10 writes had completed and 12 had started (two
+        // in flight); ended when 20 had completed and 23 had started.
+        let (lower, upper) = session(10, 12).bounds(20, 23);
+        // Writes 13..=20 started after and completed before: owed.
+        assert_eq!(lower, 8);
+        // Writes 11..=23 may each have signalled, or not.
+        assert_eq!(upper, 13);
+    }
+
+    #[test]
+    fn a_session_with_no_write_inside_owes_nothing() {
+        assert_eq!(session(5, 5).bounds(5, 5), (0, 0));
+        // Writes started before subscribing and completing during it: may
+        // signal (upper), not owed (lower).
+        assert_eq!(session(5, 8).bounds(8, 8), (0, 3));
+        // A counter read behind the other never underflows.
+        assert_eq!(session(9, 9).bounds(3, 4), (0, 0));
+    }
 }

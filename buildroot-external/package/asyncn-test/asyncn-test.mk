@@ -29,4 +29,7 @@ define ASYNCN_TEST_USE_VENDORED_CRATES
 endef
 ASYNCN_TEST_PRE_CONFIGURE_HOOKS += ASYNCN_TEST_USE_VENDORED_CRATES
 
+# The tokio case needs the async runtime, an opt-in cargo feature.
+ASYNCN_TEST_CARGO_BUILD_OPTS = --features tokio
+
 $(eval $(cargo-package))

@@ -17,5 +17,8 @@ require ${BPN}-crates.inc
 
 inherit cargo cargo-update-recipe-crates
 
+# The tokio case needs the async runtime, an opt-in cargo feature.
+CARGO_BUILD_FLAGS:append = " --features tokio"
+
 # No dependency on the module package (it is skipped without Rust in
 # KERNEL_FEATURES); core-image-asyncn installs both.

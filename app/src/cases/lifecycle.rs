@@ -1,9 +1,8 @@
 //! Processes that die holding the device, `rmmod` while it is open, and
 //! load/use/unload cycles.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -11,33 +10,18 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::getpid;
 
-use crate::cases::{wait, CaseResult, Context};
+use crate::after_run::round_trip;
+use crate::device::read_stats;
 use crate::device::{sysfs_dir, Access, Device, ModuleParams};
+use crate::harness::timeouts::extend_watchdog;
+use crate::harness::Tap;
+use crate::harness::{wait, CaseResult, Context};
 use crate::module;
 use crate::proc::{read_timeout, spawn, Channel};
-use crate::rtsig;
-use crate::sysfs::read_stats;
-use crate::tap::{extend_watchdog, Tap};
+use crate::sys::rtsig;
 
 /// Load/use/unload cycles of `load-cycle`.
 pub const LOAD_CYCLES: u32 = 100;
-
-/// Opens `device`, subscribes with a queued signal, writes `message` and
-/// reads it back: true when exactly one signal came and the message is
-/// intact.
-pub fn round_trip(device: &Path, buffer_size: usize, message: &[u8]) -> io::Result<bool> {
-    let signal = rtsig::rt_signal(6);
-    rtsig::block(signal)?;
-    let reader = Device::open(device, Access::Read)?;
-    rtsig::set_signal(reader.as_fd(), signal)?;
-    reader.subscribe(getpid())?;
-    let mut writer = Device::open(device, Access::Write)?;
-    writer.send(message)?;
-    let first = rtsig::take(signal, wait())?;
-    let extra = rtsig::take(signal, Duration::ZERO)?;
-    let back = reader.receive(buffer_size)?;
-    Ok(first.is_some() && extra.is_none() && back == message)
-}
 
 /// A subscriber blocked in `read` and another asleep are killed with
 /// `SIGKILL`: their files are released, the statistics return, and the
@@ -61,8 +45,7 @@ pub fn killed(ctx: &Context, tap: &mut Tap) -> CaseResult {
                 // No message yet: blocks until killed.
                 let _ = dev.receive(16);
             } else {
-                // SAFETY: pause has no preconditions.
-                unsafe { libc::pause() };
+                nix::unistd::pause();
             }
             0
         })?);

@@ -9,14 +9,12 @@ use std::time::Duration;
 
 use nix::unistd::getpid;
 
-use crate::cases::{wait, CaseResult, Context};
 use crate::device::{node_path, Access, Device};
+use crate::harness::Tap;
+use crate::harness::{wait, CaseResult, Context};
 use crate::proc::{read_timeout, reap, spawn, Channel};
-use crate::rtsig::{block, rt_signal, set_signal, take, PollSignal};
-use crate::tap::Tap;
-
-/// `si_code` of a `SIGPOLL`-style notification for input (`POLL_IN`).
-const POLL_IN: i32 = 1;
+use crate::sys::rtsig::POLL_IN;
+use crate::sys::rtsig::{block, rt_signal, set_signal, take, PollSignal};
 
 pub fn setsig(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let signal = rt_signal(1);

@@ -10,11 +10,12 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::getpid;
 
-use crate::cases::{wait, CaseResult, Context};
+use crate::device::read_stats;
 use crate::device::{sysfs_dir, Access, Device};
-use crate::rtsig::{block, rt_signal, set_signal, take, take_pending, unblock};
-use crate::sysfs::read_stats;
-use crate::tap::Tap;
+use crate::harness::Tap;
+use crate::harness::{wait, CaseResult, Context};
+use crate::sys::raw::{self, Unusable};
+use crate::sys::rtsig::{block, rt_signal, set_signal, take, take_pending, unblock};
 
 /// The first `size` bytes of the concatenation of `parts` (what the device
 /// keeps of a vectored write).
@@ -217,28 +218,14 @@ fn faulting_write_with(ctx: &Context, tap: &mut Tap, signal: i32) -> CaseResult 
     let dir = sysfs_dir(&ctx.device);
     let before = read_stats(&dir)?;
 
-    let guard = crate::module::inaccessible_page()?;
-    let fd = writer.as_raw_fd();
+    let guard = crate::sys::memory::inaccessible_page()?;
     let good = [b'x'; 16];
-    let iovecs = [
-        libc::iovec {
-            iov_base: good.as_ptr().cast_mut().cast(),
-            iov_len: good.len(),
-        },
-        libc::iovec {
-            iov_base: guard.as_ptr(),
-            iov_len: 16,
-        },
-    ];
-    // SAFETY: the iovecs describe `good` and the inaccessible page; the
-    // kernel validates both, nothing is accessed here.
-    let w = Errno::result(unsafe { libc::writev(fd, iovecs.as_ptr(), 2) });
+    let w = raw::writev_then(&writer, &good, Unusable::Inaccessible(&guard), 16);
     tap.check(
         w == Err(Errno::EFAULT),
         format!("writev whose second iovec is a PROT_NONE page fails with EFAULT ({w:?})"),
     );
-    // SAFETY: as above, with a NULL buffer.
-    let w = Errno::result(unsafe { libc::write(fd, std::ptr::null(), 16) });
+    let w = raw::write_from(&writer, Unusable::Null, 16);
     tap.check(
         w == Err(Errno::EFAULT),
         format!("write from NULL fails with EFAULT ({w:?})"),

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::cases::{wait, CaseResult, Context};
 use crate::device::{Access, Device};
-use crate::tap::Tap;
-use crate::uffd::StallPage;
+use crate::harness::Tap;
+use crate::harness::{wait, CaseResult, Context};
+use crate::sys::uffd::StallPage;
 
 /// What other openers do while one call is stalled; each step's time.
 fn others_meanwhile(

@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cases::{CaseResult, Context};
 use crate::device::{Access, Device};
+use crate::harness::Tap;
+use crate::harness::{CaseResult, Context};
 use crate::module::KernelLog;
-use crate::tap::Tap;
 
 const CONTROL: &str = "/proc/dynamic_debug/control";
 

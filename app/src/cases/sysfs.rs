@@ -2,34 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 
 use nix::unistd::getpid;
 
-use crate::cases::{CaseResult, Context};
-use crate::device::{sysfs_dir, Access, Device};
-use crate::tap::Tap;
-
-pub const STATISTICS: [&str; 6] = [
-    "buffer_size",
-    "readers",
-    "writers",
-    "subscribers",
-    "writes",
-    "notifications",
-];
-
-pub fn read_stats(dir: &Path) -> std::io::Result<BTreeMap<&'static str, u64>> {
-    let mut stats = BTreeMap::new();
-    for name in STATISTICS {
-        let text = std::fs::read_to_string(dir.join(name))?;
-        let value = text.trim().parse().map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{name}: {text:?}"))
-        })?;
-        stats.insert(name, value);
-    }
-    Ok(stats)
-}
+use crate::device::{read_stats, sysfs_dir, Access, Device, STATISTICS};
+use crate::harness::Tap;
+use crate::harness::{CaseResult, Context};
 
 /// Counter changes between two readings.
 fn delta(after: &BTreeMap<&str, u64>, before: &BTreeMap<&str, u64>, name: &str) -> i64 {
@@ -65,10 +43,10 @@ pub fn statistics(ctx: &Context, tap: &mut Tap) -> CaseResult {
     );
 
     // Queued signals, so the subscriptions do not need handlers.
-    let signal = crate::rtsig::rt_signal(2);
-    crate::rtsig::block(signal)?;
+    let signal = crate::sys::rtsig::rt_signal(2);
+    crate::sys::rtsig::block(signal)?;
     for device in [&first, &second] {
-        crate::rtsig::set_signal(std::os::fd::AsFd::as_fd(device), signal)?;
+        crate::sys::rtsig::set_signal(std::os::fd::AsFd::as_fd(device), signal)?;
         device.subscribe(getpid())?;
     }
     let subscribed = read_stats(&dir)?;
@@ -98,7 +76,7 @@ pub fn statistics(ctx: &Context, tap: &mut Tap) -> CaseResult {
             delta(&written, &base, "notifications")
         ),
     );
-    while crate::rtsig::take(signal, std::time::Duration::from_millis(100))?.is_some() {}
+    while crate::sys::rtsig::take(signal, std::time::Duration::from_millis(100))?.is_some() {}
     first.set_async(false)?;
     let cleared = read_stats(&dir)?;
     tap.check(

@@ -29,6 +29,26 @@ struct SigpollHead {
     fd: libc::c_int,
 }
 
+// The copied layout, checked at compile time: the kernel's preamble is
+// three ints padded to the union's alignment (`__ARCH_SI_PREAMBLE_SIZE`:
+// 16 bytes on 64-bit, 12 on 32-bit), then `_sigpoll`'s `si_band` and
+// `si_fd`, all inside `siginfo_t`.
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    let preamble = if cfg!(target_pointer_width = "64") {
+        16
+    } else {
+        12
+    };
+    assert!(offset_of!(SigpollHead, signo) == 0);
+    assert!(offset_of!(SigpollHead, errno) == 4);
+    assert!(offset_of!(SigpollHead, code) == 8);
+    assert!(offset_of!(SigpollHead, band) == preamble);
+    assert!(offset_of!(SigpollHead, fd) == preamble + size_of::<libc::c_long>());
+    assert!(size_of::<SigpollHead>() <= size_of::<libc::siginfo_t>());
+    assert!(align_of::<SigpollHead>() <= align_of::<libc::siginfo_t>());
+};
+
 /// `si_code` of a readable-data notification (`POLL_IN`).
 pub const POLL_IN: i32 = 1;
 
@@ -195,6 +215,56 @@ pub const F_SETSIG: libc::c_int = 10;
 /// `F_GETSIG`: 11, likewise.
 pub const F_GETSIG: libc::c_int = 11;
 
+/// While alive, `signal` runs a handler that does nothing, without
+/// `SA_RESTART`: it interrupts a blocking call (`EINTR`) and is otherwise
+/// ignored. The previous disposition comes back on drop.
+pub struct Interrupting {
+    signal: nix::sys::signal::Signal,
+    previous: nix::sys::signal::SigAction,
+}
+
+extern "C" fn do_nothing(_: libc::c_int) {}
+
+impl Interrupting {
+    pub fn install(signal: nix::sys::signal::Signal) -> nix::Result<Self> {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+        let action = SigAction::new(
+            SigHandler::Handler(do_nothing),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing.
+        let previous = unsafe { sigaction(signal, &action) }?;
+        Ok(Self { signal, previous })
+    }
+}
+
+impl Drop for Interrupting {
+    fn drop(&mut self) {
+        // SAFETY: restores the disposition `install` replaced.
+        let _ = unsafe { nix::sys::signal::sigaction(self.signal, &self.previous) };
+    }
+}
+
+/// `sigqueue(pid, signal, 0)`: queues `signal` (real-time ones included,
+/// which nix's `Signal` cannot name) for process `pid`.
+pub fn queue_signal(pid: nix::unistd::Pid, signal: i32) -> io::Result<()> {
+    // SAFETY: a zeroed sigval (a union of an int and a pointer) is valid.
+    let value: libc::sigval = unsafe { std::mem::zeroed() };
+    // SAFETY: sigqueue reads nothing but its arguments.
+    Errno::result(unsafe { libc::sigqueue(pid.as_raw(), signal, value) })
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
+/// `fcntl(fd, F_SETOWN, pid)`: the process that receives the file's
+/// signals.
+pub fn set_owner(fd: BorrowedFd<'_>, pid: nix::unistd::Pid) -> io::Result<()> {
+    // SAFETY: F_SETOWN takes an int argument; `fd` is a live descriptor.
+    let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETOWN, pid.as_raw()) };
+    Errno::result(ret).map(drop).map_err(io::Error::from)
+}
+
 /// `fcntl(fd, F_SETSIG, signal)`.
 pub fn set_signal(fd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
     // SAFETY: F_SETSIG takes an int argument; `fd` is a live descriptor.
@@ -206,6 +276,56 @@ pub fn set_signal(fd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    /// The fields `take` reads are the kernel's: a pipe, the kernel's own
+    /// `fasync` user, queues a real-time signal (`F_SETSIG`) for its read
+    /// end on a write, with `si_fd`, `si_code` `POLL_IN` and `si_band`
+    /// `POLLIN | POLLRDNORM`, the same as the driver's.
+    #[test]
+    fn siginfo_of_a_queued_sigpoll_reads_back_fd_code_and_band() {
+        // In a child: the signal is sent to a process, which must have no
+        // other thread that could take it (the test harness has several).
+        // SAFETY: the child makes only system calls and leaves by _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let check = || -> io::Result<bool> {
+                let signal = rt_signal(3);
+                block(signal)?;
+                let mut fds = [0; 2];
+                // SAFETY: `fds` has room for the two descriptors.
+                Errno::result(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+                // SAFETY: fcntl on the pipe's fresh descriptors, with int
+                // arguments.
+                unsafe {
+                    Errno::result(libc::fcntl(fds[0], libc::F_SETOWN, libc::getpid()))?;
+                    Errno::result(libc::fcntl(fds[0], F_SETSIG, signal))?;
+                    Errno::result(libc::fcntl(fds[0], libc::F_SETFL, libc::O_ASYNC))?;
+                    Errno::result(libc::write(fds[1], b"x".as_ptr().cast(), 1))?;
+                }
+                let got = take(signal, Duration::from_secs(5))?;
+                Ok(got
+                    == Some(PollSignal {
+                        fd: fds[0],
+                        code: POLL_IN,
+                        band: i64::from(libc::POLLIN | libc::POLLRDNORM),
+                    }))
+            };
+            let code = match check() {
+                Ok(true) => 0,
+                Ok(false) => 1,
+                Err(_) => 2,
+            };
+            // SAFETY: leaves the child without the harness's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        let status = crate::proc::reap(nix::unistd::Pid::from_raw(pid), Duration::from_secs(5));
+        assert_eq!(
+            status,
+            Some(0),
+            "Some(1): the signal's fields differ; Some(2): a call failed; None: no end"
+        );
+    }
 
     /// A blocking call that starts after the timer's first expiry is still
     /// interrupted (the cause of a fuzz worker that never stopped).

@@ -1,205 +1,21 @@
-//! The test cases. Each runs against a loaded module and records checks.
+//! The basic cases: the seed scenario, message contents, bad input, the
+//! calls the device does not support, subscribing, module parameters.
 
 use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd};
-use std::path::PathBuf;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::getpid;
 
-use crate::device::{Access, Device, ModuleParams};
+use crate::device::{Access, Device};
+use crate::harness::{wait, CaseResult, Context, Tap};
+use crate::module;
 use crate::proc::{read_timeout, reap, spawn, Channel};
-use crate::sigio::SigioCounter;
-use crate::tap::Tap;
-use crate::{faults, lifecycle, module, rtsig, stall, vectored};
-
-/// What every case needs.
-#[derive(Clone)]
-pub struct Context {
-    pub device: PathBuf,
-    pub pace: Duration,
-    pub module: Option<PathBuf>,
-    pub params: ModuleParams,
-}
-
-pub type CaseResult = Result<(), Box<dyn std::error::Error>>;
-
-pub struct Case {
-    pub name: &'static str,
-    pub about: &'static str,
-    pub run: fn(&Context, &mut Tap) -> CaseResult,
-}
-
-pub const CASES: &[Case] = &[
-    Case {
-        name: "scenario",
-        about: "a reader process is notified by SIGIO of each message a writer process sends",
-        run: scenario,
-    },
-    Case {
-        name: "truncate",
-        about: "a write longer than buffer_size is truncated and its accepted length returned",
-        run: truncate,
-    },
-    Case {
-        name: "short-after-long",
-        about: "a short message after a long one reads back exactly, no stale bytes",
-        run: short_after_long,
-    },
-    Case {
-        name: "zero-length",
-        about: "a zero-length write returns 0, keeps the message and notifies no one",
-        run: zero_length,
-    },
-    Case {
-        name: "not-seekable",
-        about: "lseek, pread and pwrite fail with ESPIPE",
-        run: not_seekable,
-    },
-    Case {
-        name: "bad-pointer",
-        about: "bad user pointers give EFAULT and leave the device usable",
-        run: bad_pointer,
-    },
-    Case {
-        name: "faulting-write",
-        about: "a write or writev that faults leaves the previous message readable, unsignalled",
-        run: vectored::faulting_write,
-    },
-    Case {
-        name: "writev",
-        about: "writev of 3 iovecs is one message, one sysfs write, one signal per subscriber",
-        run: vectored::writev,
-    },
-    Case {
-        name: "readv",
-        about: "readv spreads one message over its iovecs",
-        run: vectored::readv,
-    },
-    Case {
-        name: "blocking-readv",
-        about: "a blocked readv whose first iovec is short returns exactly one message",
-        run: vectored::blocking_readv,
-    },
-    Case {
-        name: "zero-length-read",
-        about: "a zero-length read returns 0 at once and leaves the message unread",
-        run: vectored::zero_length_read,
-    },
-    Case {
-        name: "stall",
-        about: "a read or write stalled on a userfaultfd page blocks no other opener",
-        run: stall::stall,
-    },
-    Case {
-        name: "unknown-ioctl",
-        about: "ioctls fail with ENOTTY",
-        run: unknown_ioctl,
-    },
-    Case {
-        name: "other-calls",
-        about: "mmap, fsync, ftruncate, huge lengths, kernel addresses, wrong access mode, bad F_SETSIG",
-        run: other_calls,
-    },
-    Case {
-        name: "unsubscribe",
-        about: "clearing O_ASYNC stops the signals; setting it again restores them",
-        run: unsubscribe,
-    },
-    Case {
-        name: "fresh-buffer",
-        about: "the buffer is freed with the last close: a reopened device has no message",
-        run: fresh_buffer,
-    },
-    Case {
-        name: "blocking-read",
-        about: "a read with nothing unread blocks until the next write; a signal interrupts it",
-        run: crate::readiness::blocking_read,
-    },
-    Case {
-        name: "nonblocking",
-        about: "under O_NONBLOCK an up-to-date reader gets EAGAIN",
-        run: crate::readiness::nonblocking,
-    },
-    Case {
-        name: "poll",
-        about: "poll/select report POLLIN exactly when read would not block, POLLOUT to writers",
-        run: crate::readiness::poll_readiness,
-    },
-    Case {
-        name: "epoll",
-        about: "epoll_wait returns the fd after a write and not before",
-        run: crate::readiness::epoll,
-    },
-    Case {
-        name: "setsig",
-        about: "F_SETSIG queues one real-time signal per write with si_fd, si_code and si_band",
-        run: crate::fanout::setsig,
-    },
-    Case {
-        name: "fanout",
-        about: "64 subscriber processes over several devices each get exactly their device's writes",
-        run: crate::fanout::fanout,
-    },
-    Case {
-        name: "statistics",
-        about: "sysfs counters: buffer_size, readers, writers, subscribers, writes, notifications",
-        run: crate::sysfs::statistics,
-    },
-    Case {
-        name: "permissions",
-        about: "the udev/mdev rule gives the nodes group asyncn and mode 0660",
-        run: crate::sysfs::permissions,
-    },
-    Case {
-        name: "posix-aio",
-        about: "aio_read and aio_write complete with completion signals",
-        run: crate::asyncio::posix_aio,
-    },
-    Case {
-        name: "tokio",
-        about: "a tokio AsyncFd reader is woken by the driver's poll",
-        run: crate::asyncio::tokio_reader,
-    },
-    Case {
-        name: "tracing",
-        about: "per-operation traces are dynamic debug prints: off by default, switchable",
-        run: crate::tracing::tracing,
-    },
-    Case {
-        name: "module-params",
-        about: "bad module parameters fail the load with EINVAL and a log line; unload removes the nodes",
-        run: module_params,
-    },
-    Case {
-        name: "killed",
-        about: "SIGKILL of a subscriber blocked in read releases its file; the device keeps working",
-        run: lifecycle::killed,
-    },
-    Case {
-        name: "unload-busy",
-        about: "rmmod while a file is open is refused with EWOULDBLOCK and changes nothing",
-        run: lifecycle::unload_busy,
-    },
-    Case {
-        name: "load-cycle",
-        about: "load, use and unload the module 100 times; a bad parameter in between fails",
-        run: lifecycle::load_cycle,
-    },
-    Case {
-        name: "init-faults",
-        about: "every fault-injection point of a load fails it cleanly (fail-nth; debug kernels, needs --module)",
-        run: faults::init_faults,
-    },
-];
-
-/// How long a case waits for what should happen at once (a signal, a
-/// child's answer, a node): 5 s times `--timeout-scale`.
-pub fn wait() -> Duration {
-    Duration::from_secs(5) * crate::tap::timeout_scale()
-}
+use crate::sys::raw::{self, Unusable};
+use crate::sys::rtsig;
+use crate::sys::sigio::SigioCounter;
 
 /// The messages of the seed scenario; the last one ends the reader.
 pub const SCENARIO_MESSAGES: &[&str] = &[
@@ -212,7 +28,7 @@ pub const SCENARIO_MESSAGES: &[&str] = &[
 /// The seed scenario: a reader process subscribes (F_SETOWN + O_ASYNC) and
 /// reads only after a SIGIO; a writer process writes each message after the
 /// reader acknowledged the previous one (and after `--pace`).
-fn scenario(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn scenario(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let ready = Channel::new()?;
     let ack = Channel::new()?;
     let report = Channel::new()?;
@@ -355,7 +171,7 @@ fn scenario_writer(
     Ok(())
 }
 
-fn truncate(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn truncate(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let size = ctx.params.buffer_size;
     let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
     let long: Vec<u8> = (0..size + 44).map(|i| b'a' + (i % 26) as u8).collect();
@@ -375,7 +191,7 @@ fn truncate(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn short_after_long(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn short_after_long(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
     let long = vec![b'L'; ctx.params.buffer_size];
     dev.send(&long)?;
@@ -391,7 +207,7 @@ fn short_after_long(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn zero_length(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn zero_length(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let sigio = SigioCounter::install()?;
     let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
     dev.send(b"kept")?;
@@ -416,23 +232,20 @@ fn errno_of(result: io::Result<impl Sized>) -> Option<Errno> {
         .map(Errno::from_raw)
 }
 
-fn not_seekable(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn not_seekable(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
     let seek = errno_of(dev.file().seek(SeekFrom::Start(0)));
     tap.check(
         seek == Some(Errno::ESPIPE),
         format!("lseek fails with ESPIPE ({seek:?})"),
     );
-    let fd = dev.file().as_raw_fd();
     let mut buf = [0u8; 8];
-    // SAFETY: `buf` is valid for 8 bytes; `fd` is open.
-    let pread = Errno::result(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) });
+    let pread = nix::sys::uio::pread(dev.file(), &mut buf, 0);
     tap.check(
         pread == Err(Errno::ESPIPE),
         format!("pread fails with ESPIPE ({pread:?})"),
     );
-    // SAFETY: `buf` is valid for 8 bytes; `fd` is open.
-    let pwrite = Errno::result(unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), 0) });
+    let pwrite = nix::sys::uio::pwrite(dev.file(), &buf, 0);
     tap.check(
         pwrite == Err(Errno::ESPIPE),
         format!("pwrite fails with ESPIPE ({pwrite:?})"),
@@ -440,17 +253,15 @@ fn not_seekable(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let mut dev = Device::open_with(&ctx.device, Access::ReadWrite, OFlag::O_NONBLOCK)?;
-    let fd = dev.file().as_raw_fd();
-    let guard = module::inaccessible_page()?;
-    for (what, ptr) in [
-        ("NULL", std::ptr::null_mut()),
-        ("a PROT_NONE page", guard.as_ptr()),
+    let guard = crate::sys::memory::inaccessible_page()?;
+    for (what, at) in [
+        ("NULL", Unusable::Null),
+        ("a PROT_NONE page", Unusable::Inaccessible(&guard)),
     ] {
         dev.send(b"before the fault")?;
-        // SAFETY: the kernel validates the pointer; nothing is accessed here.
-        let w = Errno::result(unsafe { libc::write(fd, ptr.cast_const(), 16) });
+        let w = raw::write_from(dev.file(), at, 16);
         tap.check(
             w == Err(Errno::EFAULT),
             format!("write from {what} fails with EFAULT ({w:?})"),
@@ -464,8 +275,7 @@ fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
             ),
         );
         dev.send(b"a message to read")?;
-        // SAFETY: as above.
-        let r = Errno::result(unsafe { libc::read(fd, ptr, 16) });
+        let r = raw::read_into(dev.file(), at, 16);
         tap.check(
             r == Err(Errno::EFAULT),
             format!("read into {what} fails with EFAULT ({r:?})"),
@@ -486,15 +296,13 @@ fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn unknown_ioctl(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn unknown_ioctl(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let dev = Device::open(&ctx.device, Access::ReadWrite)?;
     for request in [
         0x4e4f_0000u32 as libc::c_ulong,
         libc::TCGETS as libc::c_ulong,
     ] {
-        // SAFETY: the device rejects every request before looking at the argument.
-        let r =
-            Errno::result(unsafe { libc::ioctl(dev.as_fd().as_raw_fd(), request as _, 0usize) });
+        let r = raw::ioctl_null(&dev, request);
         tap.check(
             r == Err(Errno::ENOTTY),
             format!("ioctl {request:#x} fails with ENOTTY ({r:?})"),
@@ -503,51 +311,29 @@ fn unknown_ioctl(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn other_calls(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn other_calls(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let mut rw = Device::open_with(&ctx.device, Access::ReadWrite, OFlag::O_NONBLOCK)?;
-    let fd = rw.file().as_raw_fd();
-    // SAFETY: a failed mapping is not touched; a successful one is unmapped.
-    let mapped = unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            fd,
-            0,
-        );
-        if p != libc::MAP_FAILED {
-            libc::munmap(p, 4096);
-        }
-        Errno::result(if p == libc::MAP_FAILED { -1 } else { 0 })
-    };
+    let mapped = crate::sys::memory::try_map_shared(rw.file(), 4096);
     tap.check(
         mapped == Err(Errno::ENODEV),
         format!("mmap fails with ENODEV ({mapped:?})"),
     );
-    // SAFETY: these take only a descriptor and a length.
-    let (sync, truncate) = unsafe { (libc::fsync(fd), libc::ftruncate(fd, 0)) };
-    let (sync, truncate) = (Errno::result(sync), Errno::result(truncate));
+    let (sync, truncate) = (
+        nix::unistd::fsync(rw.file()),
+        nix::unistd::ftruncate(rw.file(), 0),
+    );
     tap.check(
         sync == Err(Errno::EINVAL) && truncate == Err(Errno::EINVAL),
         format!("fsync and ftruncate fail with EINVAL ({sync:?}, {truncate:?})"),
     );
     rw.send(b"a message")?;
     let mut buf = [0u8; 16];
-    // SAFETY: the kernel checks the whole range before copying; it is
-    // rejected, so nothing beyond `buf` is written.
-    let huge = Errno::result(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), usize::MAX) });
+    let huge = raw::read_size_max(rw.file(), &mut buf);
     tap.check(
         huge == Err(Errno::EFAULT),
         format!("a read of SIZE_MAX bytes fails with EFAULT ({huge:?})"),
     );
-    let kernel: usize = if cfg!(target_pointer_width = "64") {
-        0xffff_ff80_0000_0000_u64 as usize
-    } else {
-        0xc000_0000
-    };
-    // SAFETY: the kernel rejects the kernel-space address.
-    let w = Errno::result(unsafe { libc::write(fd, kernel as *const libc::c_void, 8) });
+    let w = raw::write_from(rw.file(), Unusable::Kernel, 8);
     tap.check(
         w == Err(Errno::EFAULT),
         format!("a write from a kernel address fails with EFAULT ({w:?})"),
@@ -568,16 +354,12 @@ fn other_calls(ctx: &Context, tap: &mut Tap) -> CaseResult {
         ),
     );
     // O_ACCMODE (3): open for ioctls only, neither reads nor writes.
-    let path = std::ffi::CString::new(ctx.device.as_os_str().as_encoded_bytes())?;
-    // SAFETY: `path` is NUL-terminated.
-    let neither =
-        Errno::result(unsafe { libc::open(path.as_ptr(), libc::O_ACCMODE | libc::O_NONBLOCK) })?;
-    // SAFETY: `neither` is a descriptor opened just now and owned here.
-    let neither = unsafe { std::os::fd::OwnedFd::from_raw_fd(neither) };
-    // SAFETY: as above, into `buf`.
-    let r = Errno::result(unsafe {
-        libc::read(neither.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
-    });
+    let neither = nix::fcntl::open(
+        &ctx.device,
+        OFlag::O_ACCMODE | OFlag::O_NONBLOCK,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let r = nix::unistd::read(&neither, &mut buf);
     tap.check(
         r == Err(Errno::EBADF),
         format!("a file opened with access mode 3 cannot read: EBADF ({r:?})"),
@@ -588,7 +370,7 @@ fn other_calls(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn unsubscribe(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn unsubscribe(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let sigio = SigioCounter::install()?;
     let reader = Device::open(&ctx.device, Access::Read)?;
     let mut writer = Device::open(&ctx.device, Access::Write)?;
@@ -612,7 +394,7 @@ fn unsubscribe(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn fresh_buffer(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn fresh_buffer(ctx: &Context, tap: &mut Tap) -> CaseResult {
     {
         let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
         dev.send(b"forgotten after the last close")?;
@@ -626,7 +408,7 @@ fn fresh_buffer(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
-fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
+pub fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let Some(path) = &ctx.module else {
         tap.skip("loads with bad and good parameters", "no --module given");
         return Ok(());
@@ -668,4 +450,12 @@ fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
         format!("reload with {original} recreated {}", ctx.device.display()),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scenario_ends_with_stop_reading() {
+        assert_eq!(super::SCENARIO_MESSAGES.last(), Some(&"stop reading"));
+    }
 }

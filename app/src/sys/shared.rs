@@ -50,5 +50,47 @@ impl<T> Drop for Shared<T> {
 /// # Safety
 ///
 /// Implementors consist of atomics (and arrays of them) only, for which
-/// all-zero bytes are a valid value.
+/// all-zero bytes are a valid value. Implemented by [`zeroed_atomics!`],
+/// which checks that.
 pub unsafe trait ZeroedAtomics {}
+
+/// A type for which all-zero bytes are a valid value and which may be
+/// shared between processes: atomics, and arrays of them.
+///
+/// # Safety
+///
+/// Only for such types.
+pub unsafe trait Atomic {}
+
+// SAFETY: atomics are valid when zeroed and work across processes.
+unsafe impl Atomic for std::sync::atomic::AtomicU32 {}
+// SAFETY: as above.
+unsafe impl Atomic for std::sync::atomic::AtomicU64 {}
+// SAFETY: an array of such is such.
+unsafe impl<T: Atomic, const N: usize> Atomic for [T; N] {}
+
+/// Declares a `#[repr(C)]` struct of atomics for [`Shared`]: the build
+/// fails if a field is anything else.
+macro_rules! zeroed_atomics {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[repr(C)]
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $ty),*
+        }
+
+        // SAFETY: every field is `Atomic` (the bounds fail the build
+        // otherwise), so all-zero bytes are a valid value.
+        unsafe impl $crate::sys::shared::ZeroedAtomics for $name
+        where
+            $($ty: $crate::sys::shared::Atomic),*
+        {
+        }
+    };
+}
+pub(crate) use zeroed_atomics;

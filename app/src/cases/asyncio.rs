@@ -1,22 +1,17 @@
-//! The device under asynchronous user-space I/O: POSIX AIO with completion
-//! signals, and a tokio reader woken through the driver's `poll`.
+//! The device under POSIX asynchronous I/O, with completion signals.
 
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::sys::aio::{Aio, AioRead, AioWrite};
 use nix::sys::signal::{SigevNotify, Signal};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
-use crate::cases::{wait, CaseResult, Context};
 use crate::device::{Access, Device};
-use crate::proc::{reap, spawn};
-use crate::rtsig::{block, take, unblock};
-use crate::tap::Tap;
+use crate::harness::Tap;
+use crate::harness::{wait, CaseResult, Context};
+use crate::sys::rtsig::{block, take, unblock};
 
 /// Completion by signal. Each operation gets its own standard signal (two
 /// instances of one standard signal could merge into one).
@@ -126,51 +121,4 @@ impl Drop for Blocked {
             let _ = unblock(signal as i32);
         }
     }
-}
-
-pub fn tokio_reader(ctx: &Context, tap: &mut Tap) -> CaseResult {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?;
-    let reader = Device::open_with(&ctx.device, Access::Read, OFlag::O_NONBLOCK)?;
-    let capacity = ctx.params.buffer_size;
-    let device = ctx.device.clone();
-
-    let (early, message) = runtime.block_on(async move {
-        // SAFETY: `Device` owns its descriptor and never closes or replaces
-        // it while alive.
-        let fd = unsafe { AsyncFd::register_with_interest(reader, Interest::READABLE) }
-            .map_err(std::io::Error::from)?;
-        // Not readable before a write.
-        let early = tokio::time::timeout(Duration::from_millis(200), fd.readable())
-            .await
-            .is_ok();
-        let writer = spawn(move || {
-            match Device::open(&device, Access::Write)
-                .and_then(|mut d| d.send(b"from tokio's point of view"))
-            {
-                Ok(_) => 0,
-                Err(_) => 1,
-            }
-        })?;
-        let message = tokio::time::timeout(wait(), async {
-            loop {
-                let mut guard = fd.readable().await?;
-                match guard.try_io(|inner| inner.get_ref().receive(capacity)) {
-                    Ok(result) => return result,
-                    Err(_would_block) => continue,
-                }
-            }
-        })
-        .await;
-        reap(writer, wait());
-        Ok::<_, std::io::Error>((early, message))
-    })?;
-    tap.check(!early, "AsyncFd is not readable before a write");
-    tap.check(
-        matches!(&message, Ok(Ok(m)) if m == b"from tokio's point of view"),
-        "an AsyncFd reader wakes on the write and reads the message",
-    );
-    Ok(())
 }

@@ -105,7 +105,7 @@ impl StallPage {
         };
         // SAFETY: UFFDIO_API reads and writes a `uffdio_api`.
         Errno::result(unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API as _, &mut api) })?;
-        let len = crate::module::page_size();
+        let len = crate::sys::memory::page_size();
         let size =
             std::num::NonZeroUsize::new(len).ok_or_else(|| io::Error::other("page size 0"))?;
         // SAFETY: a fresh anonymous mapping aliases nothing.

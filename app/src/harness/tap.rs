@@ -1,20 +1,8 @@
 //! Test Anything Protocol output: one line per check, a summary at the end.
 
 use std::fmt::Display;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-/// `--timeout-scale`: how much longer than on the emulated reference
-/// target every wait and watchdog may take (a slow board).
-static TIMEOUT_SCALE: AtomicU32 = AtomicU32::new(1);
-
-/// Sets `--timeout-scale` (at least 1), once, before any case runs.
-pub fn set_timeout_scale(scale: u32) {
-    TIMEOUT_SCALE.store(scale.max(1), Ordering::Relaxed);
-}
-
-pub fn timeout_scale() -> u32 {
-    TIMEOUT_SCALE.load(Ordering::Relaxed)
-}
+use super::timeouts::{arm_watchdog, CASE_TIMEOUT_SECS};
 
 #[derive(Default)]
 pub struct Tap {
@@ -106,9 +94,6 @@ impl Tap {
     }
 }
 
-/// Longest a case may run.
-pub const CASE_TIMEOUT_SECS: u32 = 60;
-
 /// Prints one line as a TAP diagnostic (`# ...`) on standard output, where
 /// the test points are, in one `write(2)` so that lines from concurrent
 /// processes do not interleave. What this process has buffered goes first.
@@ -117,36 +102,4 @@ pub fn report(line: String) {
     let _ = std::io::stdout().flush();
     let line = format!("# {}\n", line.replace('\n', "\n# "));
     let _ = nix::unistd::write(std::io::stdout(), line.as_bytes());
-}
-
-/// Gives the running case `seconds` from now instead.
-pub fn extend_watchdog(seconds: u32) {
-    let seconds = seconds.saturating_mul(timeout_scale());
-    // SAFETY: alarm(2) has no memory-safety preconditions.
-    unsafe { libc::alarm(seconds) };
-}
-
-extern "C" fn on_watchdog(_: libc::c_int) {
-    const MESSAGE: &[u8] = b"Bail out! a case did not finish in time (watchdog)\n";
-    // SAFETY: write(2) and _exit(2) are async-signal-safe.
-    unsafe {
-        libc::write(1, MESSAGE.as_ptr().cast(), MESSAGE.len());
-        libc::_exit(1);
-    }
-}
-
-fn arm_watchdog(seconds: u32) {
-    let seconds = seconds.saturating_mul(timeout_scale());
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(on_watchdog),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handler only calls async-signal-safe functions.
-    let _ = unsafe { sigaction(Signal::SIGALRM, &action) };
-    // Flush first: the handler bypasses Rust's stdout buffer.
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    // SAFETY: alarm(2) has no memory-safety preconditions.
-    unsafe { libc::alarm(seconds) };
 }

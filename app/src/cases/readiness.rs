@@ -9,13 +9,14 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getpid, getppid};
 
-use crate::cases::{wait, CaseResult, Context};
 use crate::device::{Access, Device};
+use crate::harness::Tap;
+use crate::harness::{wait, CaseResult, Context};
 use crate::proc::{reap, spawn};
-use crate::tap::Tap;
+use crate::sys::rtsig::Interrupting;
 
 /// Writes `message` to the device from a child process after `delay`.
 fn write_later(
@@ -55,14 +56,7 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     );
 
     // Up to date again: the next read blocks until a signal interrupts it.
-    extern "C" fn ignore(_: libc::c_int) {}
-    let action = SigAction::new(
-        SigHandler::Handler(ignore),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handler does nothing.
-    let previous = unsafe { sigaction(Signal::SIGUSR1, &action) }?;
+    let interrupting = Interrupting::install(Signal::SIGUSR1)?;
     let parent = getpid();
     // Again and again, not once: a single signal that lands before the read
     // has blocked (the parent preempted on a busy board) would leave the
@@ -77,11 +71,10 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     })?;
     let interrupted = errno(reader.receive(ctx.params.buffer_size));
     // Stopped before the old disposition is back: a late SIGUSR1 is taken
-    // by `ignore` on the way out of these calls.
+    // by the do-nothing handler on the way out of these calls.
     let _ = kill(interrupter, Signal::SIGKILL);
     reap(interrupter, wait());
-    // SAFETY: restores the disposition saved above.
-    unsafe { sigaction(Signal::SIGUSR1, &previous) }?;
+    drop(interrupting);
     tap.check(
         interrupted == Err(Errno::EINTR),
         format!("a signal ends the wait with EINTR, no SA_RESTART ({interrupted:?})"),

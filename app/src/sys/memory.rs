@@ -1,0 +1,60 @@
+//! Memory the kernel is handed on purpose: pages no access may touch,
+//! kernel addresses, the page size.
+
+use std::io;
+use std::ptr::NonNull;
+
+use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+
+/// A page that no access may touch, to hand the kernel a bad pointer.
+pub struct InaccessiblePage(NonNull<libc::c_void>);
+
+impl InaccessiblePage {
+    pub fn as_ptr(&self) -> *mut libc::c_void {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for InaccessiblePage {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `inaccessible_page` and is unmapped once.
+        let _ = unsafe { munmap(self.0, page_size()) };
+    }
+}
+
+/// An address user space can never access: kernel space (the top of the
+/// address space on 64-bit, above 3 GiB on 32-bit ARM).
+pub const KERNEL_ADDRESS: usize = if cfg!(target_pointer_width = "64") {
+    0xffff_ff80_0000_0000_u64 as usize
+} else {
+    0xc000_0000
+};
+
+pub fn page_size() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|size| usize::try_from(size).ok())
+        .unwrap_or(4096)
+}
+
+/// `mmap` of `len` bytes of `fd`, shared and read-only, unmapped at once
+/// when it succeeds: whether the file can be mapped.
+pub fn try_map_shared(fd: impl std::os::fd::AsFd, len: usize) -> nix::Result<()> {
+    let len = std::num::NonZeroUsize::new(len).ok_or(nix::errno::Errno::EINVAL)?;
+    // SAFETY: a new shared mapping aliases nothing the program holds, and
+    // is unmapped before anything could refer to it.
+    let ptr = unsafe {
+        nix::sys::mman::mmap(None, len, ProtFlags::PROT_READ, MapFlags::MAP_SHARED, fd, 0)
+    }?;
+    // SAFETY: unmaps the mapping made just now, once.
+    unsafe { munmap(ptr, len.get()) }
+}
+
+pub fn inaccessible_page() -> io::Result<InaccessiblePage> {
+    let len =
+        std::num::NonZeroUsize::new(page_size()).ok_or_else(|| io::Error::other("page size 0"))?;
+    // SAFETY: a fresh anonymous mapping aliases nothing.
+    let ptr = unsafe { mmap_anonymous(None, len, ProtFlags::PROT_NONE, MapFlags::MAP_PRIVATE) }?;
+    Ok(InaccessiblePage(ptr))
+}
