@@ -31,7 +31,7 @@ use crate::oracle;
 use crate::proc::Workers;
 use crate::rng::Rng;
 use crate::stress::{RunOptions, MAX_DEVICES};
-use crate::sys::memory::{inaccessible_page, InaccessiblePage};
+use crate::sys::fuzzed::{self as calls, Arena, GetFcntl, IntFcntl, Ptr};
 use crate::sys::rtsig;
 use crate::sys::shared::{zeroed_atomics, Shared};
 
@@ -125,63 +125,25 @@ enum Pointer {
 
 /// Pointer arguments and what is mapped there.
 struct Pointers {
-    valid: Vec<u8>,
-    guard: InaccessiblePage,
-    read_only: usize,
-    straddle: usize,
-    page: usize,
+    arena: Arena,
 }
 
 impl Pointers {
     fn new(buffer_size: usize) -> std::io::Result<Self> {
-        let guard = inaccessible_page()?;
         let page = crate::sys::memory::page_size();
-        // Two pages, the first read-only, the second inaccessible.
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let read_only = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                2 * page,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if read_only == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: the range belongs to the mapping just made.
-        if unsafe {
-            libc::mprotect(
-                read_only.cast::<u8>().add(page).cast(),
-                page,
-                libc::PROT_NONE,
-            )
-        } != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(Self {
-            valid: vec![0x5a; buffer_size + page],
-            guard,
-            read_only: read_only as usize,
-            straddle: read_only as usize + page - 8,
-            page,
+            arena: Arena::new(buffer_size + page)?,
         })
-    }
-
-    fn kernel() -> usize {
-        crate::sys::memory::KERNEL_ADDRESS
     }
 
     /// A length for a pointer argument.
     fn pick_len(&self, rng: &mut Rng) -> usize {
+        let valid = self.arena.valid_len();
         match rng.below(8) {
             0 => 0,
             1 => 1,
-            2 => rng.index(self.valid.len()),
-            3 => self.valid.len(),
+            2 => rng.index(valid),
+            3 => valid,
             4 => usize::MAX,
             5 => isize::MAX as usize,
             6 => 1 << 31,
@@ -189,38 +151,37 @@ impl Pointers {
         }
     }
 
-    /// A pointer: its kind and address.
-    fn pick_pointer(&mut self, rng: &mut Rng) -> (Pointer, usize) {
-        let kernel = Self::kernel();
+    /// A pointer: its kind and where it points.
+    fn pick_pointer(&mut self, rng: &mut Rng) -> (Pointer, Ptr) {
+        let page = self.arena.page();
+        let kernel = |offset: usize| match Ptr::kernel(offset & !(page - 1)) {
+            Some(ptr) => (Pointer::Kernel, ptr),
+            // No kernel space to point at (a 32-bit program on a 64-bit
+            // kernel): NULL instead.
+            None => (Pointer::Null, Ptr::NULL),
+        };
         match rng.below(9) {
-            0..=2 => (
-                Pointer::Valid,
-                self.valid.as_mut_ptr() as usize + rng.index(8),
-            ),
-            3 => (Pointer::Null, 0),
-            4 => (Pointer::ProtNone, self.guard.as_ptr() as usize),
-            5 => (Pointer::Kernel, kernel),
-            6 => (Pointer::Straddle, self.straddle),
-            7 => (Pointer::ReadOnly, self.read_only),
+            0..=2 => (Pointer::Valid, self.arena.valid(rng.index(8))),
+            3 => (Pointer::Null, Ptr::NULL),
+            4 => (Pointer::ProtNone, self.arena.inaccessible()),
+            5 => kernel(0),
+            6 => (Pointer::Straddle, self.arena.straddle()),
+            7 => (Pointer::ReadOnly, self.arena.read_only()),
             // Anywhere in kernel space: a random user address could land
             // in this process's own memory and let `read` overwrite it.
-            _ => (
-                Pointer::Kernel,
-                kernel.wrapping_add(rng.next_u64() as usize % (usize::MAX - kernel))
-                    & !(self.page - 1),
-            ),
+            _ => kernel(rng.next_u64() as usize),
         }
     }
 
-    /// What the kernel finds at `pointer` for `len` bytes.
-    fn buffer(&self, pointer: Pointer, address: usize, len: usize) -> oracle::Buffer {
+    /// What the kernel finds at `ptr` (of kind `pointer`) for `len` bytes.
+    fn buffer(&self, pointer: Pointer, ptr: Ptr, len: usize) -> oracle::Buffer {
         let (readable, writable) = match pointer {
             Pointer::Valid => {
-                let room = self.valid.len() - (address - self.valid.as_ptr() as usize);
+                let room = self.arena.room(ptr);
                 (room, room)
             }
             Pointer::Null | Pointer::ProtNone | Pointer::Kernel => (0, 0),
-            Pointer::ReadOnly => (self.page, 0),
+            Pointer::ReadOnly => (self.arena.page(), 0),
             Pointer::Straddle => (8, 0),
         };
         oracle::Buffer {
@@ -236,25 +197,11 @@ impl Pointers {
     }
 
     /// A pointer and length, with what the kernel finds there.
-    fn pick(&mut self, rng: &mut Rng) -> (usize, oracle::Buffer, Pointer) {
+    fn pick(&mut self, rng: &mut Rng) -> (Ptr, oracle::Buffer, Pointer) {
         let len = self.pick_len(rng);
-        let (pointer, address) = self.pick_pointer(rng);
-        (address, self.buffer(pointer, address, len), pointer)
+        let (pointer, ptr) = self.pick_pointer(rng);
+        (ptr, self.buffer(pointer, ptr, len), pointer)
     }
-}
-
-/// `fcntl` as the bare system call, for the commands that take a pointer:
-/// 32-bit glibc converts the lock record of `F_GETLK`/`F_SETLK` in user
-/// space, dereferencing the fuzzed pointer itself (a crash of the fuzzer,
-/// not a test of the kernel). The others go through libc, which also
-/// tells a negative `F_GETOWN` owner from an error.
-///
-/// # Safety
-///
-/// As for `fcntl(2)`: the kernel validates `arg` when it is a pointer.
-unsafe fn raw_fcntl(fd: i32, cmd: i32, arg: usize) -> isize {
-    // SAFETY: per the function's contract.
-    unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, arg) as isize }
 }
 
 /// An open descriptor of this worker and its file description (shared by
@@ -288,20 +235,10 @@ fn fuzz_signals() -> [i32; 5] {
     ]
 }
 
-/// The result of a system call: its return value, or `errno`.
-fn outcome(ret: i64) -> Result<i64, Errno> {
-    if ret < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(ret)
-    }
-}
-
 impl Fuzzer<'_> {
     fn run(id: u64, seed: u64, paths: &[PathBuf], buffer_size: usize, board: &Board) -> i32 {
         // Own process group: F_SETOWN to "my group" reaches only us.
-        // SAFETY: setpgid on ourselves.
-        unsafe { libc::setpgid(0, 0) };
+        let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
         let signals = fuzz_signals();
         if let Err(e) = rtsig::prepare_worker(&signals[1..]) {
             crate::harness::tap::report(format!("fuzz: worker {id}: signal setup: {e}"));
@@ -334,8 +271,7 @@ impl Fuzzer<'_> {
             while rtsig::take_pending(&signals[1..]).is_some() {}
         }
         for open in fuzzer.fds.drain(..) {
-            // SAFETY: closes descriptors this worker opened.
-            unsafe { libc::close(open.fd) };
+            let _ = calls::close(open.fd);
         }
         0
     }
@@ -397,8 +333,7 @@ impl Fuzzer<'_> {
     fn keep(&mut self, fd: i32, description: Rc<RefCell<oracle::Description>>) {
         if self.fds.len() >= MAX_FDS {
             let old = self.fds.swap_remove(0);
-            // SAFETY: closes a descriptor this worker owns.
-            unsafe { libc::close(old.fd) };
+            let _ = calls::close(old.fd);
         }
         self.fds.push(Open { fd, description });
     }
@@ -435,10 +370,9 @@ impl Fuzzer<'_> {
             create_exclusive: has(libc::O_CREAT | libc::O_EXCL),
             direct: has(libc::O_DIRECT),
         });
-        // SAFETY: `path` is NUL-terminated; the mode argument is read for O_CREAT only.
-        let fd = unsafe { libc::open(path.as_ptr(), flags, 0o600) };
-        let result = outcome(i64::from(fd));
-        if fd >= 0 {
+        let result = calls::open(&path, flags);
+        if let Ok(fd) = result {
+            let fd = fd as i32;
             let path_only = has(libc::O_PATH);
             let description = oracle::Description {
                 readable: !path_only && (access == libc::O_RDONLY || access == libc::O_RDWR),
@@ -454,19 +388,17 @@ impl Fuzzer<'_> {
     fn close_or_dup(&mut self) {
         if !self.fds.is_empty() && self.rng.chance(50) {
             let open = self.fds.swap_remove(self.rng.index(self.fds.len()));
-            // SAFETY: closes a descriptor this worker owns.
-            let r = unsafe { libc::close(open.fd) };
-            self.judge("close", outcome(i64::from(r)), &oracle::close());
+            let r = calls::close(open.fd);
+            self.judge("close", r, &oracle::close());
         } else {
             let (fd, target, index) = self.fd();
             let allowed = oracle::dup(target);
-            // SAFETY: dup has no memory-safety preconditions.
-            let r = unsafe { libc::dup(fd) };
-            if let (true, Some(i)) = (r >= 0, index) {
+            let r = calls::dup(fd);
+            if let (Ok(new), Some(i)) = (r, index) {
                 let description = Rc::clone(&self.fds[i].description);
-                self.keep(r, description);
+                self.keep(new as i32, description);
             }
-            self.judge(&format!("dup({fd})"), outcome(i64::from(r)), &allowed);
+            self.judge(&format!("dup({fd})"), r, &allowed);
         }
     }
 
@@ -476,20 +408,14 @@ impl Fuzzer<'_> {
         let (ptr, buffer, pointer) = self.pointers.pick(&mut self.rng);
         let (call, allowed, r) = if reading {
             let allowed = oracle::read(target, buffer, self.buffer_size);
-            // SAFETY: the kernel validates the user pointer; this process
-            // never touches what it points at but `valid`, which it only
-            // reads as bytes.
-            let r = unsafe { libc::read(fd, ptr as *mut libc::c_void, buffer.len) };
-            ("read", allowed, r)
+            ("read", allowed, calls::read(fd, ptr, buffer.len))
         } else {
             let allowed = oracle::write(target, buffer, self.buffer_size);
-            // SAFETY: as for read.
-            let r = unsafe { libc::write(fd, ptr as *const libc::c_void, buffer.len) };
-            ("write", allowed, r)
+            ("write", allowed, calls::write(fd, ptr, buffer.len))
         };
         self.judge(
             &format!("{call}({fd}, {pointer:?}, {})", buffer.len),
-            outcome(r as i64),
+            r,
             &allowed,
         );
     }
@@ -500,33 +426,25 @@ impl Fuzzer<'_> {
         let (ptr, buffer, _) = self.pointers.pick(&mut self.rng);
         let (r, call, allowed) = match self.rng.below(3) {
             0 => (
-                // SAFETY: the kernel validates the arguments.
-                unsafe { libc::pread(fd, ptr as *mut _, buffer.len, offset as libc::off_t) } as i64,
+                calls::pread(fd, ptr, buffer.len, i64::from(offset)),
                 "pread",
                 oracle::positioned(target, i64::from(offset)),
             ),
             1 => (
-                // SAFETY: as above.
-                unsafe { libc::pwrite(fd, ptr as *const _, buffer.len, offset as libc::off_t) }
-                    as i64,
+                calls::pwrite(fd, ptr, buffer.len, i64::from(offset)),
                 "pwrite",
                 oracle::positioned(target, i64::from(offset)),
             ),
             _ => {
                 let whence = self.rng.pick(&[0, 1, 2, 3, 4, 99]);
                 (
-                    // SAFETY: lseek has no memory-safety preconditions.
-                    unsafe { libc::lseek(fd, offset as libc::off_t, whence) } as i64,
+                    calls::lseek(fd, i64::from(offset), whence),
                     "lseek",
                     oracle::lseek(target, whence),
                 )
             }
         };
-        self.judge(
-            &format!("{call}({fd}, offset {offset})"),
-            outcome(r),
-            &allowed,
-        );
+        self.judge(&format!("{call}({fd}, offset {offset})"), r, &allowed);
     }
 
     fn vectored(&mut self) {
@@ -536,25 +454,26 @@ impl Fuzzer<'_> {
         let mut segments = Vec::with_capacity(count);
         for _ in 0..count {
             let (ptr, buffer, _) = self.pointers.pick(&mut self.rng);
-            iov.push(libc::iovec {
-                iov_base: ptr as *mut libc::c_void,
-                iov_len: buffer.len,
-            });
+            iov.push((ptr, buffer.len));
             segments.push(buffer);
         }
         let iovcnt = self.rng.pick(&[count as i32, count as i32, -1, 1025]);
-        let (iov_ptr, iovcnt, iovecs) = if !(0..=1024).contains(&iovcnt) {
+        let (array, iovcnt, iovecs) = if !(0..=1024).contains(&iovcnt) {
             // More entries than the array holds, or negative: the count is
             // rejected before the array is read.
-            (iov.as_ptr(), iovcnt, oracle::Iovecs::BadCount)
+            (calls::Iovecs::Array(&iov), iovcnt, oracle::Iovecs::BadCount)
         } else if self.rng.chance(10) {
             (
-                self.pointers.guard.as_ptr() as *const libc::iovec,
+                calls::Iovecs::At(self.pointers.arena.inaccessible()),
                 iovcnt.max(1),
                 oracle::Iovecs::Unreadable,
             )
         } else {
-            (iov.as_ptr(), iovcnt, oracle::Iovecs::Segments(segments))
+            (
+                calls::Iovecs::Array(&iov),
+                iovcnt,
+                oracle::Iovecs::Segments(segments),
+            )
         };
         let write = self.rng.chance(50);
         let allowed = if write {
@@ -562,22 +481,13 @@ impl Fuzzer<'_> {
         } else {
             oracle::readv(target, &iovecs, self.buffer_size)
         };
-        // SAFETY: `iov_ptr` is either `iov` with at most its length, or an
-        // inaccessible page the kernel fails to read (EFAULT); counts out of
-        // range are rejected before the array is read.
-        let r = unsafe {
-            if write {
-                libc::writev(fd, iov_ptr, iovcnt)
-            } else {
-                libc::readv(fd, iov_ptr, iovcnt)
-            }
-        };
+        let r = calls::vectored(fd, array, iovcnt, write);
         self.judge(
             &format!(
                 "{}({fd}, {iovecs:?}, {iovcnt})",
                 if write { "writev" } else { "readv" }
             ),
-            outcome(r as i64),
+            r,
             &allowed,
         );
     }
@@ -586,25 +496,28 @@ impl Fuzzer<'_> {
         let (fd, target, index) = self.fd();
         if self.rng.chance(25) {
             // The generic ones the VFS answers itself.
-            let request =
-                self.rng
-                    .pick(&[libc::FIONBIO, libc::FIOASYNC, libc::FIOCLEX, libc::FIONCLEX]);
-            let reads_arg = request == libc::FIONBIO || request == libc::FIOASYNC;
+            use calls::GenericIoctl;
+            let request = self.rng.pick(&[
+                GenericIoctl::Fionbio,
+                GenericIoctl::Fioasync,
+                GenericIoctl::Fioclex,
+                GenericIoctl::Fionclex,
+            ]);
+            let reads_arg = matches!(request, GenericIoctl::Fionbio | GenericIoctl::Fioasync);
             let (arg, buffer, pointer) = if self.rng.chance(30) {
                 // A random number as the argument.
                 (self.rng.next_u64() as usize, None, None)
             } else {
-                let (pointer, address) = self.pointers.pick_pointer(&mut self.rng);
+                let (pointer, ptr) = self.pointers.pick_pointer(&mut self.rng);
                 (
-                    address,
-                    Some(self.pointers.buffer(pointer, address, 4)),
+                    ptr.address(),
+                    Some(self.pointers.buffer(pointer, ptr, 4)),
                     Some(pointer),
                 )
             };
             let allowed = oracle::generic_ioctl(target, reads_arg, buffer);
-            // SAFETY: the kernel validates `arg` as a user pointer.
-            let r = unsafe { libc::ioctl(fd, request as _, arg) };
-            if r == 0 && request == libc::FIONBIO {
+            let r = calls::generic_ioctl(fd, request, arg);
+            if r == Ok(0) && request == GenericIoctl::Fionbio {
                 if let Some(i) = index {
                     // Zeros where the fuzzer knows the memory; unknown else.
                     let known = match pointer {
@@ -615,8 +528,8 @@ impl Fuzzer<'_> {
                 }
             }
             self.judge(
-                &format!("ioctl({fd}, {request:#x}, {pointer:?})"),
-                outcome(i64::from(r)),
+                &format!("ioctl({fd}, {:#x}, {pointer:?})", request.request()),
+                r,
                 &allowed,
             );
             return;
@@ -632,13 +545,11 @@ impl Fuzzer<'_> {
                 break request;
             }
         };
-        let (_, address) = self.pointers.pick_pointer(&mut self.rng);
-        // SAFETY: no ioctl of these types exists for this file; the kernel
-        // validates `arg` if anything looks at it.
-        let r = unsafe { libc::ioctl(fd, request as _, address) };
+        let (_, ptr) = self.pointers.pick_pointer(&mut self.rng);
+        let r = calls::ioctl(fd, request, ptr);
         self.judge(
             &format!("ioctl({fd}, {request:#x})"),
-            outcome(i64::from(r)),
+            r,
             &oracle::unknown_ioctl(target),
         );
     }
@@ -647,13 +558,12 @@ impl Fuzzer<'_> {
         use oracle::Fcntl;
         let (fd, target, index) = self.fd();
         let me = std::process::id() as i32;
-        let (pointer, address) = self.pointers.pick_pointer(&mut self.rng);
+        let (pointer, ptr) = self.pointers.pick_pointer(&mut self.rng);
         let (r, call, command) = match self.rng.below(7) {
             0 => {
                 let flags = self.rng.next_u64() as i32;
-                // SAFETY: F_SETFL takes an int.
-                let r = unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
-                if r == 0 {
+                let r = calls::fcntl_int(fd, IntFcntl::SetFl, flags);
+                if r == Ok(0) {
                     if let Some(i) = index {
                         self.fds[i].description.borrow_mut().nonblocking =
                             Some(flags & libc::O_NONBLOCK != 0);
@@ -661,7 +571,7 @@ impl Fuzzer<'_> {
                 }
                 let has = |flag: i32| flags & flag == flag;
                 (
-                    i64::from(r),
+                    r,
                     format!("F_SETFL {flags:#x}"),
                     Fcntl::SetFl {
                         direct: has(libc::O_DIRECT),
@@ -673,10 +583,9 @@ impl Fuzzer<'_> {
                 // Only owners that direct signals at this worker: itself,
                 // its own group, nobody, or a pid that does not exist.
                 let owner = self.rng.pick(&[me, -me, 0, 0x3fff_fff0]);
-                // SAFETY: F_SETOWN takes an int.
-                let r = unsafe { libc::fcntl(fd, libc::F_SETOWN, owner) };
+                let r = calls::fcntl_int(fd, IntFcntl::SetOwn, owner);
                 (
-                    i64::from(r),
+                    r,
                     format!("F_SETOWN {owner}"),
                     Fcntl::SetOwn {
                         exists: owner != 0x3fff_fff0,
@@ -686,10 +595,9 @@ impl Fuzzer<'_> {
             2 => {
                 let valid = self.rng.pick(&fuzz_signals());
                 let signal = self.rng.pick(&[valid, valid, -1, 65, 1000]);
-                // SAFETY: F_SETSIG takes an int.
-                let r = unsafe { libc::fcntl(fd, rtsig::F_SETSIG, signal) };
+                let r = calls::fcntl_int(fd, IntFcntl::SetSig, signal);
                 (
-                    i64::from(r),
+                    r,
                     format!("F_SETSIG {signal}"),
                     Fcntl::SetSig {
                         valid: (0..=64).contains(&signal),
@@ -697,51 +605,48 @@ impl Fuzzer<'_> {
                 )
             }
             3 => {
-                let (pointer, address, contents) = if self.rng.chance(50) {
+                let (pointer, ptr, contents) = if self.rng.chance(50) {
                     // A well-formed or random owner record.
                     let kind = self.rng.pick(&[0i32, 1, 2, 7]);
                     let pid = self.rng.pick(&[me, 0, 0x3fff_fff0]);
-                    self.pointers.valid[..4].copy_from_slice(&kind.to_ne_bytes());
-                    self.pointers.valid[4..8].copy_from_slice(&pid.to_ne_bytes());
-                    let address = self.pointers.valid.as_ptr() as usize;
-                    (Pointer::Valid, address, Some((kind, pid != 0x3fff_fff0)))
+                    let mut record = [0u8; 8];
+                    record[..4].copy_from_slice(&kind.to_ne_bytes());
+                    record[4..].copy_from_slice(&pid.to_ne_bytes());
+                    let ptr = self.pointers.arena.record(&record);
+                    (Pointer::Valid, ptr, Some((kind, pid != 0x3fff_fff0)))
                 } else {
                     let contents = match pointer {
                         // Zeros: F_OWNER_TID 0, which clears the owner.
                         Pointer::ReadOnly | Pointer::Straddle => Some((0, true)),
                         _ => None,
                     };
-                    (pointer, address, contents)
+                    (pointer, ptr, contents)
                 };
-                let buffer = self.pointers.buffer(pointer, address, 8);
+                let buffer = self.pointers.buffer(pointer, ptr, 8);
                 // F_SETOWN_EX, F_GETOWN_EX (the same on every Linux architecture).
                 let (cmd, command) = if self.rng.chance(50) {
                     (15, Fcntl::SetOwnEx(buffer, contents))
                 } else {
                     (16, Fcntl::GetOwnEx(buffer))
                 };
-                // SAFETY: the kernel validates the record pointer.
-                let r = unsafe { raw_fcntl(fd, cmd, address) };
-                (r as i64, format!("fcntl {cmd} {pointer:?}"), command)
+                let r = calls::fcntl_pointer(fd, cmd, ptr);
+                (r, format!("fcntl {cmd} {pointer:?}"), command)
             }
             4 => {
                 let cmd = self.rng.pick(&[
-                    libc::F_GETFL,
-                    libc::F_GETOWN,
-                    rtsig::F_GETSIG,
-                    libc::F_GETFD,
+                    GetFcntl::StatusFlags,
+                    GetFcntl::Owner,
+                    GetFcntl::Signal,
+                    GetFcntl::DescriptorFlags,
                 ]);
-                // SAFETY: these take no argument.
-                let r = unsafe { libc::fcntl(fd, cmd) };
-                let command = if cmd == libc::F_GETFL || cmd == libc::F_GETFD {
+                // F_GETOWN of a group is negative: -1 alone is an error.
+                let r = calls::fcntl_get(fd, cmd);
+                let command = if matches!(cmd, GetFcntl::StatusFlags | GetFcntl::DescriptorFlags) {
                     Fcntl::GetFlags
                 } else {
                     Fcntl::GetOwner
                 };
-                // F_GETOWN of a group is negative: libc tells it from an
-                // error (which it reports as -1 with errno).
-                let result = if r == -1 { -1 } else { i64::from(r) };
-                (result, format!("fcntl {cmd}"), command)
+                (r, format!("fcntl {cmd:?}"), command)
             }
             5 => {
                 let cmd = self.rng.pick(&[
@@ -758,88 +663,59 @@ impl Fuzzer<'_> {
                     Fcntl::Unknown
                 } else {
                     let record = std::mem::size_of::<libc::flock>();
-                    Fcntl::Lock(self.pointers.buffer(pointer, address, record))
+                    Fcntl::Lock(self.pointers.buffer(pointer, ptr, record))
                 };
-                // SAFETY: the kernel validates the lock record pointer.
-                let r = unsafe { raw_fcntl(fd, cmd, address) };
-                (r as i64, format!("fcntl {cmd} {pointer:?}"), command)
+                let r = calls::fcntl_pointer(fd, cmd, ptr);
+                (r, format!("fcntl {cmd} {pointer:?}"), command)
             }
             _ => {
                 let cmd = self.rng.pick(&[
-                    libc::F_DUPFD_CLOEXEC,
-                    libc::F_SETPIPE_SZ,
-                    libc::F_ADD_SEALS,
-                    9999,
+                    IntFcntl::DupFdCloexec,
+                    IntFcntl::SetPipeSize,
+                    IntFcntl::AddSeals,
+                    IntFcntl::Unknown,
                 ]);
-                // SAFETY: int arguments.
-                let r = unsafe { libc::fcntl(fd, cmd, 10) };
+                let r = calls::fcntl_int(fd, cmd, 10);
                 let command = match cmd {
-                    libc::F_DUPFD_CLOEXEC => {
-                        if let (true, Some(i)) = (r >= 0, index) {
+                    IntFcntl::DupFdCloexec => {
+                        if let (Ok(new), Some(i)) = (r, index) {
                             let description = Rc::clone(&self.fds[i].description);
-                            self.keep(r, description);
+                            self.keep(new as i32, description);
                         }
                         Fcntl::Dup
                     }
-                    libc::F_SETPIPE_SZ => Fcntl::PipeSize,
-                    libc::F_ADD_SEALS => Fcntl::AddSeals,
+                    IntFcntl::SetPipeSize => Fcntl::PipeSize,
+                    IntFcntl::AddSeals => Fcntl::AddSeals,
                     _ => Fcntl::Unknown,
                 };
-                (i64::from(r), format!("fcntl {cmd}"), command)
+                (r, format!("fcntl {cmd:?}"), command)
             }
         };
         let allowed = oracle::fcntl(target, command, self.root);
-        // -1 is an error; F_GETOWN of a process group is another negative
-        // number (libc tells them apart with F_GETOWN_EX).
-        let result = if r == -1 { Err(Errno::last()) } else { Ok(r) };
-        self.judge(&format!("{call} on {fd}"), result, &allowed);
+        self.judge(&format!("{call} on {fd}"), r, &allowed);
     }
 
     fn poll(&mut self) {
         let count = 1 + self.rng.index(3);
-        let mut fds: Vec<libc::pollfd> = (0..count)
-            .map(|_| libc::pollfd {
-                fd: 0,
-                events: self.rng.next_u64() as i16,
-                revents: 0,
-            })
+        let mut fds: Vec<(i32, i16)> = (0..count)
+            .map(|_| (0, self.rng.next_u64() as i16))
             .collect();
-        for pfd in &mut fds {
-            pfd.fd = self.fd().0;
+        for entry in &mut fds {
+            entry.0 = self.fd().0;
         }
         let bad = self.rng.chance(10);
-        let ptr = if bad {
-            self.pointers.guard.as_ptr() as *mut libc::pollfd
+        let entries = if bad {
+            Err(self.pointers.arena.inaccessible())
         } else {
-            fds.as_mut_ptr()
+            Ok(&fds[..])
         };
-        // SAFETY: `ptr` is `fds` with its length, or an inaccessible page
-        // the kernel fails to read.
-        let r = unsafe { libc::poll(ptr, count as libc::nfds_t, self.rng.pick(&[0, 1])) };
-        self.judge("poll", outcome(i64::from(r)), &oracle::poll(count, !bad));
+        let r = calls::poll(entries, count, self.rng.pick(&[0, 1]));
+        self.judge("poll", r, &oracle::poll(count, !bad));
     }
 
     fn mmap(&mut self) {
         let (fd, target, _) = self.fd();
-        // SAFETY: a failed or successful mapping of the device is not
-        // touched; a successful one is unmapped.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        let result = if p == libc::MAP_FAILED {
-            Err(Errno::last())
-        } else {
-            // SAFETY: unmaps what was just mapped.
-            unsafe { libc::munmap(p, 4096) };
-            Ok(0)
-        };
+        let result = calls::mmap_shared(fd);
         self.judge(
             &format!("mmap of {fd}"),
             result,
@@ -850,15 +726,13 @@ impl Fuzzer<'_> {
     fn sync_truncate_lock(&mut self) {
         let (fd, target, _) = self.fd();
         let (r, call, allowed) = match self.rng.below(4) {
-            // SAFETY: these calls take only a descriptor (and a length).
             0 => (
-                unsafe { libc::fsync(fd) },
+                calls::fsync(fd),
                 "fsync".to_string(),
                 oracle::sync_or_truncate(target),
             ),
             1 => (
-                // SAFETY: as above.
-                unsafe { libc::ftruncate(fd, 0) },
+                calls::ftruncate(fd, 0),
                 "ftruncate".to_string(),
                 oracle::sync_or_truncate(target),
             ),
@@ -873,19 +747,17 @@ impl Fuzzer<'_> {
                     (99, oracle::Flock::Mandatory),
                 ]);
                 (
-                    // SAFETY: as above.
-                    unsafe { libc::flock(fd, operation) },
+                    calls::flock(fd, operation),
                     format!("flock {operation}"),
                     oracle::flock(target, kind),
                 )
             }
             _ => (
-                // SAFETY: as above.
-                unsafe { libc::fdatasync(fd) },
+                calls::fdatasync(fd),
                 "fdatasync".to_string(),
                 oracle::sync_or_truncate(target),
             ),
         };
-        self.judge(&format!("{call} on {fd}"), outcome(i64::from(r)), &allowed);
+        self.judge(&format!("{call} on {fd}"), r, &allowed);
     }
 }

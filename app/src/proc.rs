@@ -85,7 +85,10 @@ pub enum Ended {
 /// this is dropped are killed.
 pub struct Workers {
     run: &'static str,
+    /// The worker of each slot, and whether it may still run (false once
+    /// it was reaped: its pid may belong to another process by then).
     pids: Vec<Pid>,
+    running: Vec<bool>,
 }
 
 impl Workers {
@@ -93,6 +96,7 @@ impl Workers {
         Self {
             run,
             pids: Vec::new(),
+            running: Vec::new(),
         }
     }
 
@@ -100,6 +104,8 @@ impl Workers {
         self.pids.len()
     }
 
+    /// The pid of each slot's worker (of the last one, for a slot whose
+    /// worker has ended and was not restarted).
     pub fn pids(&self) -> &[Pid] {
         &self.pids
     }
@@ -107,51 +113,72 @@ impl Workers {
     /// Starts one more worker running `body`.
     pub fn start(&mut self, body: impl FnOnce() -> i32) -> io::Result<()> {
         self.pids.push(spawn(body)?);
+        self.running.push(true);
         Ok(())
     }
 
-    /// Starts `body` in place of worker `i`, which has ended.
+    /// Starts `body` in slot `i`, whose worker has ended.
     pub fn restart(&mut self, i: usize, body: impl FnOnce() -> i32) -> io::Result<()> {
+        assert!(!self.running[i], "worker slot {i} is still running");
         self.pids[i] = spawn(body)?;
+        self.running[i] = true;
         Ok(())
     }
 
-    /// Kills worker `i` with `SIGKILL` and reaps it.
+    fn report(&self, pid: Pid, what: impl std::fmt::Debug) {
+        crate::harness::tap::report(format!(
+            "{}: worker {pid} ended unexpectedly: {what:?}",
+            self.run
+        ));
+    }
+
+    /// Kills the worker of slot `i` with `SIGKILL` and reaps it.
     pub fn kill(&mut self, i: usize) -> Ended {
+        if !std::mem::replace(&mut self.running[i], false) {
+            return Ended::Exited;
+        }
         let pid = self.pids[i];
         let _ = kill(pid, Signal::SIGKILL);
         match waitpid(pid, None) {
             Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) => Ended::Killed,
             Ok(WaitStatus::Exited(_, 0)) => Ended::Exited,
             other => {
-                crate::harness::tap::report(format!(
-                    "{}: worker {pid} ended unexpectedly: {other:?}",
-                    self.run
-                ));
+                self.report(pid, other);
                 Ended::Unexpectedly
             }
         }
     }
 
-    /// The workers that have ended by themselves since the last look, each
-    /// with whether it exited cleanly (the others are reported). Restart
-    /// them, or they are looked at again.
+    /// The slots whose workers have ended by themselves since the last
+    /// look (reaped now), each with whether it exited cleanly (the others
+    /// are reported).
     pub fn ended(&mut self) -> Vec<(usize, bool)> {
         let mut ended = Vec::new();
-        for (i, &pid) in self.pids.iter().enumerate() {
+        for i in 0..self.pids.len() {
+            if !self.running[i] {
+                continue;
+            }
+            let pid = self.pids[i];
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => {}
+                Ok(WaitStatus::StillAlive) => continue,
                 Ok(WaitStatus::Exited(_, 0)) => ended.push((i, true)),
                 other => {
-                    crate::harness::tap::report(format!(
-                        "{}: worker {pid} ended unexpectedly: {other:?}",
-                        self.run
-                    ));
+                    self.report(pid, other);
                     ended.push((i, false));
                 }
             }
+            self.running[i] = false;
         }
         ended
+    }
+
+    /// The pids of the workers that may still run.
+    fn running(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.pids
+            .iter()
+            .zip(&self.running)
+            .filter(|(_, &running)| running)
+            .map(|(&pid, _)| pid)
     }
 
     /// Tells every worker to stop (`stop`, which they poll, set to 1) and
@@ -161,7 +188,9 @@ impl Workers {
     pub fn stop(mut self, stop: &std::sync::atomic::AtomicU32, timeout: Duration) -> usize {
         stop.store(1, std::sync::atomic::Ordering::SeqCst);
         let mut clean = 0;
-        for pid in std::mem::take(&mut self.pids) {
+        let running: Vec<Pid> = self.running().collect();
+        self.running.iter_mut().for_each(|r| *r = false);
+        for pid in running {
             match reap(pid, timeout) {
                 Some(0) => clean += 1,
                 other => crate::harness::tap::report(format!(
@@ -176,10 +205,11 @@ impl Workers {
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for &pid in &self.pids {
+        let running: Vec<Pid> = self.running().collect();
+        for &pid in &running {
             let _ = kill(pid, Signal::SIGKILL);
         }
-        for &pid in &self.pids {
+        for pid in running {
             let _ = waitpid(pid, None);
         }
     }

@@ -13,7 +13,7 @@ use crate::device::{Access, Device};
 use crate::harness::{wait, CaseResult, Context, Tap};
 use crate::module;
 use crate::proc::{read_timeout, reap, spawn, Channel};
-use crate::sys::raw::{self, Unusable};
+use crate::sys::raw::{self, NoSuchIoctl, Unusable};
 use crate::sys::rtsig;
 use crate::sys::sigio::SigioCounter;
 
@@ -298,14 +298,11 @@ pub fn bad_pointer(ctx: &Context, tap: &mut Tap) -> CaseResult {
 
 pub fn unknown_ioctl(ctx: &Context, tap: &mut Tap) -> CaseResult {
     let dev = Device::open(&ctx.device, Access::ReadWrite)?;
-    for request in [
-        0x4e4f_0000u32 as libc::c_ulong,
-        libc::TCGETS as libc::c_ulong,
-    ] {
+    for request in [NoSuchIoctl::Unassigned, NoSuchIoctl::TerminalSettings] {
         let r = raw::ioctl_null(&dev, request);
         tap.check(
             r == Err(Errno::ENOTTY),
-            format!("ioctl {request:#x} fails with ENOTTY ({r:?})"),
+            format!("ioctl {:#x} fails with ENOTTY ({r:?})", request.request()),
         );
     }
     Ok(())

@@ -25,7 +25,7 @@ mod with_runtime {
         let device = ctx.device.clone();
 
         let (early, message) = runtime.block_on(async move {
-            let fd = crate::sys::watch_readable(reader)?;
+            let fd = crate::sys::watch_readable(reader.into_file())?;
             // Not readable before a write.
             let early = tokio::time::timeout(Duration::from_millis(200), fd.readable())
                 .await
@@ -41,7 +41,12 @@ mod with_runtime {
             let message = tokio::time::timeout(wait(), async {
                 loop {
                     let mut guard = fd.readable().await?;
-                    match guard.try_io(|inner| inner.get_ref().receive(capacity)) {
+                    match guard.try_io(|inner| {
+                        let mut buf = vec![0u8; capacity];
+                        let n = std::io::Read::read(&mut inner.get_ref().file(), &mut buf)?;
+                        buf.truncate(n);
+                        Ok(buf)
+                    }) {
                         Ok(result) => return result,
                         Err(_would_block) => continue,
                     }

@@ -36,6 +36,6 @@ pub fn extend_watchdog(seconds: u32) {
 pub(super) fn arm_watchdog(seconds: u32) {
     // Flush first: the bail-out bypasses Rust's stdout buffer.
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    crate::sys::process::bail_out_on_alarm(b"Bail out! a case did not finish in time (watchdog)\n");
+    crate::sys::process::bail_out_on_alarm();
     crate::sys::process::alarm_in(seconds.saturating_mul(timeout_scale()));
 }

@@ -30,6 +30,26 @@ pub const KERNEL_ADDRESS: usize = if cfg!(target_pointer_width = "64") {
     0xc000_0000
 };
 
+/// Kernel space as a program can point at it: none for a 32-bit program
+/// on a 64-bit kernel, all of whose 4 GiB are user space.
+pub fn kernel_space() -> Option<usize> {
+    if cfg!(target_pointer_width = "64") {
+        return Some(KERNEL_ADDRESS);
+    }
+    // SAFETY: an all-zero utsname is valid, and uname fills it.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is valid for the call.
+    if unsafe { libc::uname(&mut name) } != 0 {
+        return None;
+    }
+    // SAFETY: uname NUL-terminates the field.
+    let machine = unsafe { std::ffi::CStr::from_ptr(name.machine.as_ptr()) };
+    let wide = [&b"aarch64"[..], b"x86_64"]
+        .iter()
+        .any(|m| machine.to_bytes().starts_with(m));
+    (!wide).then_some(KERNEL_ADDRESS)
+}
+
 pub fn page_size() -> usize {
     nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()

@@ -2,28 +2,36 @@
 //! alarm that ends a run which hangs.
 
 use std::io;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::{fork, ForkResult, Pid};
 
-/// Forks a child that runs `child` and exits with what it returns (without
-/// the parent's exit-time handlers); returns the child's pid. Refused
-/// (`EDEADLK`) when the process has more than one thread: a child of a
-/// threaded process may only make async-signal-safe calls, and `child`
-/// could do anything.
+/// Forks a child that runs `child` and exits with what it returns (101 if
+/// it panics; without the parent's exit-time handlers); returns the
+/// child's pid. Refused when the process has more than one thread: a child
+/// of a threaded process may only make async-signal-safe calls, and
+/// `child` could do anything.
 pub fn fork_running(child: impl FnOnce() -> i32) -> io::Result<Pid> {
-    if threads()? != 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::Deadlock,
-            "fork of a process with several threads",
-        ));
+    // A thread just joined leaves the count a moment after its joiner
+    // returns (its exit is not over when the join ends): look again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    while threads()? != 1 {
+        if std::time::Instant::now() >= deadline {
+            return Err(io::Error::other(format!(
+                "fork refused: the process has threads besides this one ({})",
+                thread_names()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     // SAFETY: the process has one thread (checked above, and it starts none
     // meanwhile: this one is busy here), so the child may run any code.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child),
-        ForkResult::Child => exit_now(child()),
+        ForkResult::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child));
+            exit_now(code.unwrap_or(101))
+        }
     }
 }
 
@@ -37,6 +45,21 @@ fn threads() -> io::Result<usize> {
         .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
 }
 
+/// The names of this process's threads, for an error message.
+fn thread_names() -> String {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return "unknown".into();
+    };
+    tasks
+        .flatten()
+        .map(|t| {
+            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            format!("{} {}", t.file_name().to_string_lossy(), name.trim())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Ends the process now with `code`: no exit-time handlers, no flushing
 /// (flush what must be seen first).
 pub fn exit_now(code: i32) -> ! {
@@ -44,30 +67,18 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-static BAIL_OUT_MESSAGE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-static BAIL_OUT_LEN: AtomicUsize = AtomicUsize::new(0);
+/// What the watchdog prints, a TAP bail-out.
+const BAIL_OUT: &[u8] = b"Bail out! a case did not finish in time (watchdog)\n";
 
 extern "C" fn on_alarm(_: libc::c_int) {
-    let (ptr, len) = (
-        BAIL_OUT_MESSAGE.load(Ordering::SeqCst),
-        BAIL_OUT_LEN.load(Ordering::SeqCst),
-    );
-    if !ptr.is_null() {
-        // SAFETY: `ptr` and `len` come from a `&'static [u8]`; write(2) is
-        // async-signal-safe.
-        unsafe { libc::write(1, ptr.cast(), len) };
-    }
+    // SAFETY: a static message; write(2) is async-signal-safe.
+    unsafe { libc::write(1, BAIL_OUT.as_ptr().cast(), BAIL_OUT.len()) };
     exit_now(1);
 }
 
-/// From now on `SIGALRM` ends the process with status 1 after writing
-/// `message` to standard output (one `write`, so it is async-signal-safe).
-pub fn bail_out_on_alarm(message: &'static [u8]) {
-    // Length first, pointer last: the handler uses the pair only once the
-    // pointer is set (a shorter length with the new pointer is harmless).
-    BAIL_OUT_LEN.store(0, Ordering::SeqCst);
-    BAIL_OUT_MESSAGE.store(message.as_ptr().cast_mut(), Ordering::SeqCst);
-    BAIL_OUT_LEN.store(message.len(), Ordering::SeqCst);
+/// From now on `SIGALRM` ends the process with status 1 after writing a
+/// TAP `Bail out!` line to standard output (in one `write`).
+pub fn bail_out_on_alarm() {
     let action = SigAction::new(
         SigHandler::Handler(on_alarm),
         SaFlags::empty(),

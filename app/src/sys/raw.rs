@@ -31,10 +31,17 @@ impl Unusable<'_> {
     }
 }
 
-/// `read(fd, at, len)`.
+/// `read(fd, at, len)`, `len` at most a page (longer, `EINVAL` without a
+/// call): from NULL or a `PROT_NONE` page, nothing within a page can be
+/// written. Not into kernel space, which a 32-bit program on a 64-bit
+/// kernel does not have (`EINVAL`).
 pub fn read_into(fd: impl AsFd, at: Unusable<'_>, len: usize) -> nix::Result<usize> {
-    // SAFETY: the kernel cannot write at `at` (see `Unusable`): a copy
-    // faults on its first byte, so nothing is written anywhere.
+    if len > super::memory::page_size() || matches!(at, Unusable::Kernel) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: the `len` bytes at `at` are on an unmapped page (the first
+    // page is never mapped: `mmap_min_addr`) or a `PROT_NONE` one: nothing
+    // can be written there.
     let n = unsafe { libc::read(fd.as_fd().as_raw_fd(), at.address(), len) };
     Errno::result(n).map(|n| n as usize)
 }
@@ -78,9 +85,27 @@ pub fn read_size_max(fd: impl AsFd, buf: &mut [u8]) -> nix::Result<usize> {
     Errno::result(n).map(|n| n as usize)
 }
 
+/// An ioctl the device does not have.
+#[derive(Clone, Copy, Debug)]
+pub enum NoSuchIoctl {
+    /// A number of a type no driver or file system uses ('N' 0x4e, 0x00).
+    Unassigned,
+    /// `TCGETS`: a terminal's, which writes its settings at the argument.
+    TerminalSettings,
+}
+
+impl NoSuchIoctl {
+    pub fn request(self) -> libc::c_ulong {
+        match self {
+            NoSuchIoctl::Unassigned => 0x4e4f_0000,
+            NoSuchIoctl::TerminalSettings => libc::TCGETS as libc::c_ulong,
+        }
+    }
+}
+
 /// `ioctl(fd, request, NULL)`.
-pub fn ioctl_null(fd: impl AsFd, request: libc::c_ulong) -> nix::Result<i32> {
-    // SAFETY: the argument is a null pointer, which the kernel cannot
-    // read or write through.
-    Errno::result(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), request as _, 0usize) })
+pub fn ioctl_null(fd: impl AsFd, request: NoSuchIoctl) -> nix::Result<i32> {
+    // SAFETY: neither request takes anything but a pointer, and the
+    // argument is NULL, which the kernel cannot read or write through.
+    Errno::result(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), request.request() as _, 0usize) })
 }

@@ -218,6 +218,7 @@ pub const F_GETSIG: libc::c_int = 11;
 /// While alive, `signal` runs a handler that does nothing, without
 /// `SA_RESTART`: it interrupts a blocking call (`EINTR`) and is otherwise
 /// ignored. The previous disposition comes back on drop.
+#[must_use = "the previous disposition comes back when this is dropped"]
 pub struct Interrupting {
     signal: nix::sys::signal::Signal,
     previous: nix::sys::signal::SigAction,

@@ -85,7 +85,9 @@ macro_rules! zeroed_atomics {
         }
 
         // SAFETY: every field is `Atomic` (the bounds fail the build
-        // otherwise), so all-zero bytes are a valid value.
+        // otherwise), so all-zero bytes are a valid value. The macro is
+        // sys's: its `unsafe` is allowed where it expands.
+        #[allow(unsafe_code)]
         unsafe impl $crate::sys::shared::ZeroedAtomics for $name
         where
             $($ty: $crate::sys::shared::Atomic),*

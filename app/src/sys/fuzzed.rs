@@ -1,0 +1,458 @@
+//! System calls with fuzzed arguments (`asyncn-test fuzz`): raw descriptor
+//! numbers, random flags and commands, and pointers of the kinds made here.
+//!
+//! Memory: every pointer a call gets is a [`Ptr`], which only [`Arena`]
+//! makes: into the arena's own mappings, which no Rust reference points
+//! into, each followed by a page nothing may touch; or NULL, a `PROT_NONE`
+//! page, kernel space. The kernel fills a buffer from its start and stops
+//! at the first page it cannot write, so whatever the length, a call
+//! changes nothing outside the arena. Commands whose argument is a pointer
+//! take a `Ptr`; those given a plain number are listed ([`IntFcntl`],
+//! [`GenericIoctl`]) and read no memory through it, or only read.
+//!
+//! Descriptors are plain numbers: the worker's own, which it opened here,
+//! or numbers that are not open. A wrong number makes a call fail or act
+//! on another of the worker's files, never on memory.
+
+use std::ffi::CStr;
+use std::io;
+use std::num::NonZeroUsize;
+use std::ptr::NonNull;
+
+use nix::errno::Errno;
+use nix::sys::mman::{mmap_anonymous, mprotect, munmap, MapFlags, ProtFlags};
+
+use super::memory::{kernel_space, page_size};
+
+/// The result of a system call: its return value, or `errno`.
+pub type Outcome = Result<i64, Errno>;
+
+fn outcome(ret: i64) -> Outcome {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A pointer argument; see the module's comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ptr(usize);
+
+impl Ptr {
+    pub const NULL: Ptr = Ptr(0);
+
+    /// `offset` bytes into kernel space (wrapping within it), where this
+    /// program has a kernel space (see `memory::kernel_space`).
+    pub fn kernel(offset: usize) -> Option<Ptr> {
+        let start = kernel_space()?;
+        Some(Ptr(start + offset % (usize::MAX - start)))
+    }
+
+    pub fn address(self) -> usize {
+        self.0
+    }
+
+    fn raw(self) -> *mut libc::c_void {
+        self.0 as *mut libc::c_void
+    }
+}
+
+/// An anonymous mapping, unmapped on drop.
+struct Mapping {
+    start: NonNull<libc::c_void>,
+    len: usize,
+}
+
+impl Mapping {
+    /// `len` bytes (whole pages) readable and writable, zeroed.
+    fn new(len: usize) -> io::Result<Self> {
+        let size = NonZeroUsize::new(len).ok_or_else(|| io::Error::other("empty mapping"))?;
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let start = unsafe {
+            mmap_anonymous(
+                None,
+                size,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_PRIVATE,
+            )
+        }?;
+        Ok(Self { start, len })
+    }
+
+    fn address(&self) -> usize {
+        self.start.as_ptr() as usize
+    }
+
+    /// Sets the protection of `pages` pages from page `first`.
+    fn protect(&self, first: usize, pages: usize, protection: ProtFlags) -> io::Result<()> {
+        let page = page_size();
+        assert!((first + pages) * page <= self.len);
+        // SAFETY: a whole-page range inside this mapping, which no Rust
+        // reference points into.
+        let start = unsafe { self.start.byte_add(first * page) };
+        Ok(unsafe { mprotect(start, pages * page, protection) }?)
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `new`, once.
+        let _ = unsafe { munmap(self.start, self.len) };
+    }
+}
+
+/// The memory pointers point into: a writable region of `valid_len`
+/// bytes with an inaccessible page after it, a read-only page with an
+/// inaccessible page after it, and an inaccessible page.
+pub struct Arena {
+    writable: Mapping,
+    valid_len: usize,
+    read_only: Mapping,
+    inaccessible: Mapping,
+    page: usize,
+}
+
+impl Arena {
+    pub fn new(valid_len: usize) -> io::Result<Self> {
+        let page = page_size();
+        let pages = valid_len.div_ceil(page).max(1);
+        let writable = Mapping::new((pages + 1) * page)?;
+        writable.protect(pages, 1, ProtFlags::PROT_NONE)?;
+        let read_only = Mapping::new(2 * page)?;
+        read_only.protect(0, 1, ProtFlags::PROT_READ)?;
+        read_only.protect(1, 1, ProtFlags::PROT_NONE)?;
+        let inaccessible = Mapping::new(page)?;
+        inaccessible.protect(0, 1, ProtFlags::PROT_NONE)?;
+        // The writable bytes end where the guard page starts: `valid_len`
+        // is the room from the start.
+        Ok(Self {
+            valid_len: pages * page,
+            writable,
+            read_only,
+            inaccessible,
+            page,
+        })
+    }
+
+    pub fn page(&self) -> usize {
+        self.page
+    }
+
+    /// Bytes writable from the start of the writable region.
+    pub fn valid_len(&self) -> usize {
+        self.valid_len
+    }
+
+    /// `offset` bytes into the writable region (at most its end).
+    pub fn valid(&self, offset: usize) -> Ptr {
+        Ptr(self.writable.address() + offset.min(self.valid_len))
+    }
+
+    /// Bytes writable from `ptr` to the end of the writable region (0 for
+    /// a pointer elsewhere).
+    pub fn room(&self, ptr: Ptr) -> usize {
+        let start = self.writable.address();
+        if (start..start + self.valid_len).contains(&ptr.0) {
+            start + self.valid_len - ptr.0
+        } else {
+            0
+        }
+    }
+
+    /// The read-only page (zeros).
+    pub fn read_only(&self) -> Ptr {
+        Ptr(self.read_only.address())
+    }
+
+    /// The last 8 bytes of the read-only page, before the inaccessible one.
+    pub fn straddle(&self) -> Ptr {
+        Ptr(self.read_only.address() + self.page - 8)
+    }
+
+    pub fn inaccessible(&self) -> Ptr {
+        Ptr(self.inaccessible.address())
+    }
+
+    /// Writes `bytes` at the start of the writable region and points there.
+    pub fn record(&mut self, bytes: &[u8]) -> Ptr {
+        let len = bytes.len().min(self.valid_len);
+        // SAFETY: the writable region has `valid_len` bytes, no Rust
+        // reference points into it, and `&mut self` keeps calls out.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.writable.start.as_ptr().cast(), len)
+        };
+        self.valid(0)
+    }
+}
+
+/// `open(path, flags, 0600)`.
+pub fn open(path: &CStr, flags: i32) -> Outcome {
+    // SAFETY: `path` is NUL-terminated; the mode is an int.
+    outcome(i64::from(unsafe {
+        libc::open(path.as_ptr(), flags, 0o600)
+    }))
+}
+
+pub fn close(fd: i32) -> Outcome {
+    // SAFETY: takes a number.
+    outcome(i64::from(unsafe { libc::close(fd) }))
+}
+
+pub fn dup(fd: i32) -> Outcome {
+    // SAFETY: takes a number.
+    outcome(i64::from(unsafe { libc::dup(fd) }))
+}
+
+pub fn read(fd: i32, at: Ptr, len: usize) -> Outcome {
+    // SAFETY: `at` is a `Ptr` (see the module's comment).
+    outcome(unsafe { libc::read(fd, at.raw(), len) } as i64)
+}
+
+pub fn write(fd: i32, at: Ptr, len: usize) -> Outcome {
+    // SAFETY: a write only reads user memory.
+    outcome(unsafe { libc::write(fd, at.raw(), len) } as i64)
+}
+
+pub fn pread(fd: i32, at: Ptr, len: usize, offset: i64) -> Outcome {
+    // SAFETY: as for `read`.
+    outcome(unsafe { libc::pread(fd, at.raw(), len, offset as libc::off_t) } as i64)
+}
+
+pub fn pwrite(fd: i32, at: Ptr, len: usize, offset: i64) -> Outcome {
+    // SAFETY: as for `write`.
+    outcome(unsafe { libc::pwrite(fd, at.raw(), len, offset as libc::off_t) } as i64)
+}
+
+pub fn lseek(fd: i32, offset: i64, whence: i32) -> Outcome {
+    // SAFETY: takes numbers.
+    outcome(unsafe { libc::lseek(fd, offset as libc::off_t, whence) } as i64)
+}
+
+/// The iovec array of `readv`/`writev`.
+pub enum Iovecs<'a> {
+    /// These (pointer, length) pairs; `count` may claim more or fewer.
+    Array(&'a [(Ptr, usize)]),
+    /// An array the kernel cannot read.
+    At(Ptr),
+}
+
+/// `readv` (or `writev`, `write`) of `count` iovecs.
+pub fn vectored(fd: i32, iovecs: Iovecs<'_>, count: i32, write: bool) -> Outcome {
+    let array: Vec<libc::iovec> = match iovecs {
+        Iovecs::Array(pairs) => pairs
+            .iter()
+            .map(|&(at, len)| libc::iovec {
+                iov_base: at.raw(),
+                iov_len: len,
+            })
+            .collect(),
+        Iovecs::At(_) => Vec::new(),
+    };
+    let pointer = match iovecs {
+        // A count beyond the array reads past it only if the kernel
+        // accepted such a count, which it refuses above UIO_MAXIOV: keep
+        // it within the array otherwise.
+        Iovecs::Array(_) if (0..=1024).contains(&count) && count as usize > array.len() => {
+            return Err(Errno::EINVAL)
+        }
+        Iovecs::Array(_) => array.as_ptr(),
+        Iovecs::At(at) => at.raw() as *const libc::iovec,
+    };
+    // SAFETY: the array is `array` (at most its length, or a count the
+    // kernel refuses before reading it) or a `Ptr`; its entries are `Ptr`s.
+    let ret = unsafe {
+        if write {
+            libc::writev(fd, pointer, count)
+        } else {
+            libc::readv(fd, pointer, count)
+        }
+    };
+    outcome(ret as i64)
+}
+
+/// The ioctls the VFS answers for every file, which at most read an int
+/// at their argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenericIoctl {
+    Fionbio,
+    Fioasync,
+    Fioclex,
+    Fionclex,
+}
+
+impl GenericIoctl {
+    pub fn request(self) -> libc::c_ulong {
+        (match self {
+            GenericIoctl::Fionbio => libc::FIONBIO,
+            GenericIoctl::Fioasync => libc::FIOASYNC,
+            GenericIoctl::Fioclex => libc::FIOCLEX,
+            GenericIoctl::Fionclex => libc::FIONCLEX,
+        }) as libc::c_ulong
+    }
+}
+
+/// `ioctl(fd, request, arg)` with any number as the argument.
+pub fn generic_ioctl(fd: i32, request: GenericIoctl, arg: usize) -> Outcome {
+    // SAFETY: these read at most an int at `arg`, and write nothing.
+    outcome(i64::from(unsafe {
+        libc::ioctl(fd, request.request() as _, arg)
+    }))
+}
+
+/// `ioctl(fd, request, at)` with any request number.
+pub fn ioctl(fd: i32, request: u32, at: Ptr) -> Outcome {
+    // SAFETY: whatever the request does with its argument, it is a `Ptr`.
+    outcome(i64::from(unsafe {
+        libc::ioctl(fd, request as _, at.raw())
+    }))
+}
+
+/// The `fcntl` commands given a plain number, which they do not
+/// dereference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntFcntl {
+    SetFl,
+    SetOwn,
+    SetSig,
+    DupFdCloexec,
+    SetPipeSize,
+    AddSeals,
+    /// A command number Linux does not have (9999).
+    Unknown,
+}
+
+impl IntFcntl {
+    pub fn command(self) -> i32 {
+        match self {
+            IntFcntl::SetFl => libc::F_SETFL,
+            IntFcntl::SetOwn => libc::F_SETOWN,
+            IntFcntl::SetSig => super::rtsig::F_SETSIG,
+            IntFcntl::DupFdCloexec => libc::F_DUPFD_CLOEXEC,
+            IntFcntl::SetPipeSize => libc::F_SETPIPE_SZ,
+            IntFcntl::AddSeals => libc::F_ADD_SEALS,
+            IntFcntl::Unknown => 9999,
+        }
+    }
+}
+
+/// `fcntl(fd, command, arg)`. -1 is an error; another negative number is a
+/// result (`F_GETOWN` of a group).
+pub fn fcntl_int(fd: i32, command: IntFcntl, arg: i32) -> Outcome {
+    // SAFETY: these commands take an int.
+    let r = unsafe { libc::fcntl(fd, command.command(), arg) };
+    if r == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(i64::from(r))
+    }
+}
+
+/// The `fcntl` commands without an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetFcntl {
+    /// `F_GETFL`.
+    StatusFlags,
+    /// `F_GETOWN`.
+    Owner,
+    /// `F_GETSIG`.
+    Signal,
+    /// `F_GETFD`.
+    DescriptorFlags,
+}
+
+/// `fcntl(fd, command)`: -1 is an error, as for `fcntl_int`.
+pub fn fcntl_get(fd: i32, command: GetFcntl) -> Outcome {
+    let cmd = match command {
+        GetFcntl::StatusFlags => libc::F_GETFL,
+        GetFcntl::Owner => libc::F_GETOWN,
+        GetFcntl::Signal => super::rtsig::F_GETSIG,
+        GetFcntl::DescriptorFlags => libc::F_GETFD,
+    };
+    // SAFETY: these take no argument.
+    let r = unsafe { libc::fcntl(fd, cmd) };
+    if r == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(i64::from(r))
+    }
+}
+
+/// `fcntl(fd, command, at)` as the bare system call, for commands that
+/// take a pointer: 32-bit glibc converts the lock record of
+/// `F_GETLK`/`F_SETLK` in user space, dereferencing the fuzzed pointer
+/// itself (a crash of the fuzzer, not a test of the kernel).
+pub fn fcntl_pointer(fd: i32, command: i32, at: Ptr) -> Outcome {
+    // SAFETY: whatever the command does with its argument, it is a `Ptr`.
+    outcome(unsafe { libc::syscall(libc::SYS_fcntl, fd, command, at.address()) } as i64)
+}
+
+/// `poll` of `(fd, events)` pairs, or of an array at `at` that the kernel
+/// cannot read (`count` entries).
+pub fn poll(entries: Result<&[(i32, i16)], Ptr>, count: usize, timeout_ms: i32) -> Outcome {
+    let mut fds: Vec<libc::pollfd> = match entries {
+        Ok(pairs) => pairs
+            .iter()
+            .map(|&(fd, events)| libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let pointer = match entries {
+        Ok(_) if count > fds.len() => return Err(Errno::EINVAL),
+        Ok(_) => fds.as_mut_ptr(),
+        Err(at) => at.raw().cast(),
+    };
+    // SAFETY: `fds` with at most its length, or a `Ptr`.
+    outcome(i64::from(unsafe {
+        libc::poll(pointer, count as libc::nfds_t, timeout_ms)
+    }))
+}
+
+/// `mmap` of a page of `fd`, shared, readable and writable; unmapped at
+/// once when it succeeds.
+pub fn mmap_shared(fd: i32) -> Outcome {
+    // SAFETY: a new mapping aliases nothing the program holds, and is
+    // unmapped before anything could refer to it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    // SAFETY: unmaps what was just mapped.
+    unsafe { libc::munmap(p, 4096) };
+    Ok(0)
+}
+
+pub fn fsync(fd: i32) -> Outcome {
+    // SAFETY: takes a number.
+    outcome(i64::from(unsafe { libc::fsync(fd) }))
+}
+
+pub fn fdatasync(fd: i32) -> Outcome {
+    // SAFETY: takes a number.
+    outcome(i64::from(unsafe { libc::fdatasync(fd) }))
+}
+
+pub fn ftruncate(fd: i32, len: i64) -> Outcome {
+    // SAFETY: takes numbers.
+    outcome(i64::from(unsafe {
+        libc::ftruncate(fd, len as libc::off_t)
+    }))
+}
+
+pub fn flock(fd: i32, operation: i32) -> Outcome {
+    // SAFETY: takes numbers.
+    outcome(i64::from(unsafe { libc::flock(fd, operation) }))
+}
