@@ -12,9 +12,11 @@ use nix::unistd::{fork, ForkResult, Pid};
 /// of a threaded process may only make async-signal-safe calls, and
 /// `child` could do anything.
 pub fn fork_running(child: impl FnOnce() -> i32) -> io::Result<Pid> {
-    // A thread just joined leaves the count a moment after its joiner
-    // returns (its exit is not over when the join ends): look again.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    // Threads that are ending leave the count a little later: one just
+    // joined (its exit is not over when the join returns), and glibc's
+    // POSIX AIO helpers, which stay idle for a second after the last
+    // request (`aio_idle_time`). Look again for a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while threads()? != 1 {
         if std::time::Instant::now() >= deadline {
             return Err(io::Error::other(format!(
