@@ -27,13 +27,14 @@ export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 
-.PHONY: demo test stress bench clean-room deps kernel module app initramfs card lint packaging-check srcrev crates-inc clean distclean help
+.PHONY: demo test stress bench mutants clean-room deps kernel module app initramfs card lint packaging-check srcrev crates-inc clean distclean help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
 	@echo "make test   run every check and print a summary"
 	@echo "make stress SECONDS=600  long stress + fuzz run on the debug kernel"
 	@echo "make bench  asyncn beside a C baseline, a pipe and sigqueue; table, JSON, plot"
+	@echo "make mutants  deliberate driver bugs (tests/mutants/) the guest suite must catch"
 	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
 	@echo "parts:      deps kernel module app initramfs card clean distclean"
 	@echo "packaging-check  the README's and layers' packaging steps that run here"
@@ -62,6 +63,15 @@ stress: $(GUEST_IMAGE)
 # Figures land in build/bench/ (bench.json, bench.svg).
 bench: module app
 	$(S)/bench.sh
+
+# Each tests/mutants/*.patch applied to a copy of driver/ and run through
+# the arm64/6.12 guest suite; a table of which check killed it (MUTANTS=01,07
+# for some). Not part of `make test`: it boots a guest per mutant.
+mutants: export ARCH := arm64
+mutants: export KERNEL := 6.12
+mutants: export FLAVOUR :=
+mutants: module app
+	$(S)/mutants.sh
 
 # The README's prerequisites and both commands in a freshly bootstrapped
 # minimal Debian (chroot; root and network needed). See README "Contributing".
@@ -109,7 +119,7 @@ crates-inc:
 # Keeps the kernel cache (build/kernel, build/src, build/pkg); distclean
 # removes it.
 clean:
-	rm -rf build/arm64* build/arm build/arm-* build/x86_64* app/target
+	rm -rf build/arm64* build/arm build/arm-* build/x86_64* build/mutants app/target
 
 distclean:
 	rm -rf build app/target

@@ -108,6 +108,11 @@ pub const CASES: &[Case] = &[
         run: readiness::blocking_read,
     },
     Case {
+        name: "wake-after-publish",
+        about: "a blocked reader wakes with the message of a write that also signals 64 subscribers",
+        run: readiness::wake_after_publish,
+    },
+    Case {
         name: "nonblocking",
         about: "under O_NONBLOCK an up-to-date reader gets EAGAIN",
         run: readiness::nonblocking,

@@ -2,6 +2,7 @@
 //! message the open file has not read yet, otherwise it blocks (or fails
 //! with `EAGAIN`), and readiness reports exactly that.
 
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,8 @@ use nix::unistd::{getpid, getppid};
 use crate::device::{Access, Device};
 use crate::harness::Tap;
 use crate::harness::{wait, CaseResult, Context};
-use crate::proc::{reap, spawn};
-use crate::sys::rtsig::Interrupting;
+use crate::proc::{read_timeout, reap, spawn, Channel};
+use crate::sys::rtsig::{self, Interrupting};
 
 /// Writes `message` to the device from a child process after `delay`.
 fn write_later(
@@ -78,6 +79,71 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     tap.check(
         interrupted == Err(Errno::EINTR),
         format!("a signal ends the wait with EINTR, no SA_RESTART ({interrupted:?})"),
+    );
+    Ok(())
+}
+
+/// A blocked reader wakes for a write that also signals many subscribers.
+/// The wake-up must follow the publication of the message: a reader woken
+/// while the writer is still signalling the subscribers would find nothing
+/// new, sleep again, and miss the message (notify before publish).
+pub fn wake_after_publish(ctx: &Context, tap: &mut Tap) -> CaseResult {
+    const SUBSCRIBERS: usize = 64;
+    const ROUNDS: u8 = 20;
+    // Their signals queue here, blocked, and are drained each round.
+    let signal = rtsig::rt_signal(7);
+    rtsig::block(signal)?;
+    let mut subscribers = Vec::with_capacity(SUBSCRIBERS);
+    for _ in 0..SUBSCRIBERS {
+        let file = Device::open(&ctx.device, Access::Read)?;
+        rtsig::set_signal(file.as_fd(), signal)?;
+        file.subscribe(getpid())?;
+        subscribers.push(file);
+    }
+    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    let mut woken = 0;
+    for round in 0..ROUNDS {
+        let ready = Channel::new()?;
+        let mut ready_tx = ready.write_end()?;
+        let path = ctx.device.clone();
+        let message = [b'w', b'0' + round];
+        let reader = spawn(move || {
+            // Nothing unread (a new file may read the current message),
+            // then a blocking read for the next one.
+            let Ok(dev) = Device::open_with(&path, Access::Read, OFlag::O_NONBLOCK) else {
+                return 2;
+            };
+            while dev.receive(16).is_ok() {}
+            if nix::fcntl::fcntl(dev.as_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
+                .is_err()
+                || ready_tx.write_all(b"r").is_err()
+            {
+                return 2;
+            }
+            match dev.receive(16) {
+                Ok(m) if m == message => 0,
+                _ => 1,
+            }
+        })?;
+        let mut byte = [0u8; 1];
+        read_timeout(&mut ready.receiver(), &mut byte, wait())?;
+        // Long enough for the reader to block in `read`.
+        std::thread::sleep(Duration::from_millis(100));
+        writer.send(&message)?;
+        if reap(reader, wait()) == Some(0) {
+            woken += 1;
+        }
+        while rtsig::take_pending(&[signal]).is_some() {}
+    }
+    drop(subscribers);
+    while rtsig::take_pending(&[signal]).is_some() {}
+    rtsig::unblock(signal)?;
+    tap.check(
+        woken == ROUNDS,
+        format!(
+            "a blocked reader wakes with the message of a write that also signals \
+             {SUBSCRIBERS} subscribers ({woken} of {ROUNDS} rounds)"
+        ),
     );
     Ok(())
 }
