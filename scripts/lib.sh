@@ -349,8 +349,8 @@ build_module() {
 		cat "$log" >&2
 		die "building ${src#"$TOP"/}/ failed (log: ${log#"$TOP"/})"
 	fi
-	# ALLOW_WARNINGS=1: make mutants' deliberately broken drivers only.
-	if [ -z "${ALLOW_WARNINGS:-}" ] && grep -qE '^warning|warning:' "$log"; then
+	# ASYNCN_MUTANT_WARNINGS=1: make mutants' deliberately broken drivers only.
+	if [ -z "${ASYNCN_MUTANT_WARNINGS:-}" ] && grep -qE '^warning|warning:' "$log"; then
 		cat "$log" >&2
 		die "building ${src#"$TOP"/}/ printed warnings; it builds warning-free"
 	fi

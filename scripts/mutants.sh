@@ -79,13 +79,15 @@ run_driver() {
 	VERDICT= ELAPSED=
 	rm -rf "$dir" && mkdir -p "$dir"
 	cp -a "$TOP/driver" "$dir/driver"
-	if [ -n "$patch" ] && ! patch -s -d "$dir/driver" -p1 <"$patch" >"$dir/patch.log" 2>&1; then
+	# No fuzz: a hunk that no longer matches exactly is an error, not a
+	# bug planted somewhere else.
+	if [ -n "$patch" ] && ! patch -s -N --fuzz=0 -d "$dir/driver" -p1 <"$patch" >"$dir/patch.log" 2>&1; then
 		VERDICT="ERROR: the patch does not apply to driver/ ($(head -n1 "$dir/patch.log"))"
 		return
 	fi
 	# A mutant may leave code unused (a warning); the unpatched driver
 	# builds warning-free, as everywhere.
-	if ! (OUT=$dir && ALLOW_WARNINGS=${patch:+1} build_module "$dir/driver" driver &&
+	if ! (OUT=$dir && ASYNCN_MUTANT_WARNINGS=${patch:+1} build_module "$dir/driver" driver &&
 		cp "$MODULE_WORK/asyncn.ko" "$dir/asyncn.ko") >"$dir/build.log" 2>&1; then
 		VERDICT="ERROR: does not build (${dir#"$TOP"/}/build.log)"
 		return
@@ -94,10 +96,21 @@ run_driver() {
 	ln -sf "$base/asyncn-test" "$dir/asyncn-test"
 	ASYNCN_OUT=$dir "$TOP/scripts/build-initramfs.sh" >"$dir/initramfs.log" 2>&1 ||
 		die "assembling the initramfs of $name failed" "$(cat "$dir/initramfs.log")"
+	local status=0
 	ASYNCN_OUT=$dir STRESS_SECONDS=$stress FUZZ_SECONDS=$fuzz SEED= PROCS= FAULTS= \
 		GUEST_TIMEOUT=$((420 + 2 * (stress + fuzz))) \
-		"$TOP/scripts/run-guest.sh" test >"$dir/run.log" 2>&1 || true
+		"$TOP/scripts/run-guest.sh" test >"$dir/run.log" 2>&1 || status=$?
+	if [ ! -s "$dir/guest-test.log" ]; then
+		VERDICT="ERROR: the guest did not start (${dir#"$TOP"/}/run.log)"
+		return
+	fi
 	VERDICT=$(killed_by "$dir/guest-test.log")
+	# run-guest.sh judges more than the console's first failure (a timeout
+	# after the result, kernel reports killed_by does not name): its
+	# verdict stands when killed_by found nothing.
+	if [ -z "$VERDICT" ] && [ "$status" != 0 ]; then
+		VERDICT="guest run failed: $(grep -a -A1 'failed (console' "$dir/run.log" | tail -n1 | sed 's/^ *//')"
+	fi
 	ELAPSED=$((SECONDS - start))
 }
 

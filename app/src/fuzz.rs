@@ -152,7 +152,7 @@ impl Pointers {
     }
 
     /// A pointer: its kind and where it points.
-    fn pick_pointer(&mut self, rng: &mut Rng) -> (Pointer, Ptr) {
+    fn pick_pointer(&self, rng: &mut Rng) -> (Pointer, Ptr<'_>) {
         let page = self.arena.page();
         let kernel = |offset: usize| match Ptr::kernel(offset & !(page - 1)) {
             Some(ptr) => (Pointer::Kernel, ptr),
@@ -174,7 +174,7 @@ impl Pointers {
     }
 
     /// What the kernel finds at `ptr` (of kind `pointer`) for `len` bytes.
-    fn buffer(&self, pointer: Pointer, ptr: Ptr, len: usize) -> oracle::Buffer {
+    fn buffer(&self, pointer: Pointer, ptr: Ptr<'_>, len: usize) -> oracle::Buffer {
         let (readable, writable) = match pointer {
             Pointer::Valid => {
                 let room = self.arena.room(ptr);
@@ -197,7 +197,7 @@ impl Pointers {
     }
 
     /// A pointer and length, with what the kernel finds there.
-    fn pick(&mut self, rng: &mut Rng) -> (Ptr, oracle::Buffer, Pointer) {
+    fn pick(&self, rng: &mut Rng) -> (Ptr<'_>, oracle::Buffer, Pointer) {
         let len = self.pick_len(rng);
         let (pointer, ptr) = self.pick_pointer(rng);
         (ptr, self.buffer(pointer, ptr, len), pointer)
@@ -464,7 +464,7 @@ impl Fuzzer<'_> {
             (calls::Iovecs::Array(&iov), iovcnt, oracle::Iovecs::BadCount)
         } else if self.rng.chance(10) {
             (
-                calls::Iovecs::At(self.pointers.arena.inaccessible()),
+                calls::Iovecs::Inaccessible(&self.pointers.arena),
                 iovcnt.max(1),
                 oracle::Iovecs::Unreadable,
             )
@@ -705,7 +705,7 @@ impl Fuzzer<'_> {
         }
         let bad = self.rng.chance(10);
         let entries = if bad {
-            Err(self.pointers.arena.inaccessible())
+            Err(&self.pointers.arena)
         } else {
             Ok(&fds[..])
         };

@@ -3,33 +3,23 @@
 //! Exit status: 0 every check passed, 1 a check failed, 2 bad command
 //! line, 3 the device or module is not there.
 
-#[deny(unsafe_code)]
+#![deny(unsafe_code)]
+
 mod after_run;
-#[deny(unsafe_code)]
 mod bench;
-#[deny(unsafe_code)]
 mod cases;
-#[deny(unsafe_code)]
 mod device;
-#[deny(unsafe_code)]
 mod faults;
-#[deny(unsafe_code)]
 mod fuzz;
-#[deny(unsafe_code)]
 mod harness;
-#[deny(unsafe_code)]
 mod message;
-#[deny(unsafe_code)]
 mod module;
-#[deny(unsafe_code)]
 mod oracle;
-#[deny(unsafe_code)]
 mod proc;
-#[deny(unsafe_code)]
 mod rng;
-#[deny(unsafe_code)]
 mod stress;
-// The only home of `unsafe`.
+// The only home of `unsafe` (the crate denies it elsewhere).
+#[allow(unsafe_code)]
 mod sys;
 
 use std::path::PathBuf;

@@ -134,9 +134,10 @@ impl Workers {
 
     /// Kills the worker of slot `i` with `SIGKILL` and reaps it.
     pub fn kill(&mut self, i: usize) -> Ended {
-        if !std::mem::replace(&mut self.running[i], false) {
-            return Ended::Exited;
-        }
+        assert!(
+            std::mem::replace(&mut self.running[i], false),
+            "worker slot {i} is not running"
+        );
         let pid = self.pids[i];
         let _ = kill(pid, Signal::SIGKILL);
         match waitpid(pid, None) {

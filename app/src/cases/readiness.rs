@@ -83,6 +83,18 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
     Ok(())
 }
 
+/// Whether process `pid` is asleep (state S in `/proc/<pid>/stat`).
+fn sleeping(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // "pid (comm) S ...": the state follows the last ')'.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state == "S")
+        })
+        .unwrap_or(false)
+}
+
 /// A blocked reader wakes for a write that also signals many subscribers.
 /// The wake-up must follow the publication of the message: a reader woken
 /// while the writer is still signalling the subscribers would find nothing
@@ -127,8 +139,12 @@ pub fn wake_after_publish(ctx: &Context, tap: &mut Tap) -> CaseResult {
         })?;
         let mut byte = [0u8; 1];
         read_timeout(&mut ready.receiver(), &mut byte, wait())?;
-        // Long enough for the reader to block in `read`.
-        std::thread::sleep(Duration::from_millis(100));
+        // Write once the reader sleeps in `read`: a reader not yet there
+        // would find the message without being woken.
+        let deadline = Instant::now() + wait();
+        while !sleeping(reader) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         writer.send(&message)?;
         if reap(reader, wait()) == Some(0) {
             woken += 1;

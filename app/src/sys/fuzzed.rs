@@ -16,11 +16,11 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::num::NonZeroUsize;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use nix::errno::Errno;
-use nix::sys::mman::{mmap_anonymous, mprotect, munmap, MapFlags, ProtFlags};
+use nix::sys::mman::{mprotect, munmap, ProtFlags};
 
 use super::memory::{kernel_space, page_size};
 
@@ -35,20 +35,23 @@ fn outcome(ret: i64) -> Outcome {
     }
 }
 
-/// A pointer argument; see the module's comment.
+/// A pointer argument; see the module's comment. It borrows the arena it
+/// points into (so it cannot outlive its mapping) and stays in its thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ptr(usize);
+pub struct Ptr<'a>(usize, PhantomData<(&'a Arena, *const ())>);
 
-impl Ptr {
-    pub const NULL: Ptr = Ptr(0);
+impl Ptr<'static> {
+    pub const NULL: Ptr<'static> = Ptr(0, PhantomData);
 
     /// `offset` bytes into kernel space (wrapping within it), where this
     /// program has a kernel space (see `memory::kernel_space`).
-    pub fn kernel(offset: usize) -> Option<Ptr> {
+    pub fn kernel(offset: usize) -> Option<Ptr<'static>> {
         let start = kernel_space()?;
-        Some(Ptr(start + offset % (usize::MAX - start)))
+        Some(Ptr(start + offset % (usize::MAX - start), PhantomData))
     }
+}
 
+impl Ptr<'_> {
     pub fn address(self) -> usize {
         self.0
     }
@@ -67,16 +70,7 @@ struct Mapping {
 impl Mapping {
     /// `len` bytes (whole pages) readable and writable, zeroed.
     fn new(len: usize) -> io::Result<Self> {
-        let size = NonZeroUsize::new(len).ok_or_else(|| io::Error::other("empty mapping"))?;
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let start = unsafe {
-            mmap_anonymous(
-                None,
-                size,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_PRIVATE,
-            )
-        }?;
+        let start = super::memory::map_anonymous(len, false)?;
         Ok(Self { start, len })
     }
 
@@ -145,13 +139,16 @@ impl Arena {
     }
 
     /// `offset` bytes into the writable region (at most its end).
-    pub fn valid(&self, offset: usize) -> Ptr {
-        Ptr(self.writable.address() + offset.min(self.valid_len))
+    pub fn valid(&self, offset: usize) -> Ptr<'_> {
+        Ptr(
+            self.writable.address() + offset.min(self.valid_len),
+            PhantomData,
+        )
     }
 
     /// Bytes writable from `ptr` to the end of the writable region (0 for
     /// a pointer elsewhere).
-    pub fn room(&self, ptr: Ptr) -> usize {
+    pub fn room(&self, ptr: Ptr<'_>) -> usize {
         let start = self.writable.address();
         if (start..start + self.valid_len).contains(&ptr.0) {
             start + self.valid_len - ptr.0
@@ -161,24 +158,25 @@ impl Arena {
     }
 
     /// The read-only page (zeros).
-    pub fn read_only(&self) -> Ptr {
-        Ptr(self.read_only.address())
+    pub fn read_only(&self) -> Ptr<'_> {
+        Ptr(self.read_only.address(), PhantomData)
     }
 
     /// The last 8 bytes of the read-only page, before the inaccessible one.
-    pub fn straddle(&self) -> Ptr {
-        Ptr(self.read_only.address() + self.page - 8)
+    pub fn straddle(&self) -> Ptr<'_> {
+        Ptr(self.read_only.address() + self.page - 8, PhantomData)
     }
 
-    pub fn inaccessible(&self) -> Ptr {
-        Ptr(self.inaccessible.address())
+    pub fn inaccessible(&self) -> Ptr<'_> {
+        Ptr(self.inaccessible.address(), PhantomData)
     }
 
     /// Writes `bytes` at the start of the writable region and points there.
-    pub fn record(&mut self, bytes: &[u8]) -> Ptr {
+    pub fn record(&self, bytes: &[u8]) -> Ptr<'_> {
         let len = bytes.len().min(self.valid_len);
-        // SAFETY: the writable region has `valid_len` bytes, no Rust
-        // reference points into it, and `&mut self` keeps calls out.
+        // SAFETY: the writable region has `valid_len` bytes and no Rust
+        // reference points into it; the arena is not `Sync`, so no call
+        // using it runs meanwhile.
         unsafe {
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.writable.start.as_ptr().cast(), len)
         };
@@ -204,22 +202,22 @@ pub fn dup(fd: i32) -> Outcome {
     outcome(i64::from(unsafe { libc::dup(fd) }))
 }
 
-pub fn read(fd: i32, at: Ptr, len: usize) -> Outcome {
+pub fn read(fd: i32, at: Ptr<'_>, len: usize) -> Outcome {
     // SAFETY: `at` is a `Ptr` (see the module's comment).
     outcome(unsafe { libc::read(fd, at.raw(), len) } as i64)
 }
 
-pub fn write(fd: i32, at: Ptr, len: usize) -> Outcome {
+pub fn write(fd: i32, at: Ptr<'_>, len: usize) -> Outcome {
     // SAFETY: a write only reads user memory.
     outcome(unsafe { libc::write(fd, at.raw(), len) } as i64)
 }
 
-pub fn pread(fd: i32, at: Ptr, len: usize, offset: i64) -> Outcome {
+pub fn pread(fd: i32, at: Ptr<'_>, len: usize, offset: i64) -> Outcome {
     // SAFETY: as for `read`.
     outcome(unsafe { libc::pread(fd, at.raw(), len, offset as libc::off_t) } as i64)
 }
 
-pub fn pwrite(fd: i32, at: Ptr, len: usize, offset: i64) -> Outcome {
+pub fn pwrite(fd: i32, at: Ptr<'_>, len: usize, offset: i64) -> Outcome {
     // SAFETY: as for `write`.
     outcome(unsafe { libc::pwrite(fd, at.raw(), len, offset as libc::off_t) } as i64)
 }
@@ -232,9 +230,9 @@ pub fn lseek(fd: i32, offset: i64, whence: i32) -> Outcome {
 /// The iovec array of `readv`/`writev`.
 pub enum Iovecs<'a> {
     /// These (pointer, length) pairs; `count` may claim more or fewer.
-    Array(&'a [(Ptr, usize)]),
-    /// An array the kernel cannot read.
-    At(Ptr),
+    Array(&'a [(Ptr<'a>, usize)]),
+    /// An array the kernel cannot read: the arena's inaccessible page.
+    Inaccessible(&'a Arena),
 }
 
 /// `readv` (or `writev`, `write`) of `count` iovecs.
@@ -247,7 +245,7 @@ pub fn vectored(fd: i32, iovecs: Iovecs<'_>, count: i32, write: bool) -> Outcome
                 iov_len: len,
             })
             .collect(),
-        Iovecs::At(_) => Vec::new(),
+        Iovecs::Inaccessible(_) => Vec::new(),
     };
     let pointer = match iovecs {
         // A count beyond the array reads past it only if the kernel
@@ -257,7 +255,7 @@ pub fn vectored(fd: i32, iovecs: Iovecs<'_>, count: i32, write: bool) -> Outcome
             return Err(Errno::EINVAL)
         }
         Iovecs::Array(_) => array.as_ptr(),
-        Iovecs::At(at) => at.raw() as *const libc::iovec,
+        Iovecs::Inaccessible(arena) => arena.inaccessible().raw() as *const libc::iovec,
     };
     // SAFETY: the array is `array` (at most its length, or a count the
     // kernel refuses before reading it) or a `Ptr`; its entries are `Ptr`s.
@@ -301,7 +299,7 @@ pub fn generic_ioctl(fd: i32, request: GenericIoctl, arg: usize) -> Outcome {
 }
 
 /// `ioctl(fd, request, at)` with any request number.
-pub fn ioctl(fd: i32, request: u32, at: Ptr) -> Outcome {
+pub fn ioctl(fd: i32, request: u32, at: Ptr<'_>) -> Outcome {
     // SAFETY: whatever the request does with its argument, it is a `Ptr`.
     outcome(i64::from(unsafe {
         libc::ioctl(fd, request as _, at.raw())
@@ -382,14 +380,14 @@ pub fn fcntl_get(fd: i32, command: GetFcntl) -> Outcome {
 /// take a pointer: 32-bit glibc converts the lock record of
 /// `F_GETLK`/`F_SETLK` in user space, dereferencing the fuzzed pointer
 /// itself (a crash of the fuzzer, not a test of the kernel).
-pub fn fcntl_pointer(fd: i32, command: i32, at: Ptr) -> Outcome {
+pub fn fcntl_pointer(fd: i32, command: i32, at: Ptr<'_>) -> Outcome {
     // SAFETY: whatever the command does with its argument, it is a `Ptr`.
     outcome(unsafe { libc::syscall(libc::SYS_fcntl, fd, command, at.address()) } as i64)
 }
 
-/// `poll` of `(fd, events)` pairs, or of an array at `at` that the kernel
-/// cannot read (`count` entries).
-pub fn poll(entries: Result<&[(i32, i16)], Ptr>, count: usize, timeout_ms: i32) -> Outcome {
+/// `poll` of `(fd, events)` pairs, or of an array the kernel cannot read
+/// (`count` entries at the arena's inaccessible page).
+pub fn poll(entries: Result<&[(i32, i16)], &Arena>, count: usize, timeout_ms: i32) -> Outcome {
     let mut fds: Vec<libc::pollfd> = match entries {
         Ok(pairs) => pairs
             .iter()
@@ -404,7 +402,7 @@ pub fn poll(entries: Result<&[(i32, i16)], Ptr>, count: usize, timeout_ms: i32) 
     let pointer = match entries {
         Ok(_) if count > fds.len() => return Err(Errno::EINVAL),
         Ok(_) => fds.as_mut_ptr(),
-        Err(at) => at.raw().cast(),
+        Err(arena) => arena.inaccessible().raw().cast(),
     };
     // SAFETY: `fds` with at most its length, or a `Ptr`.
     outcome(i64::from(unsafe {

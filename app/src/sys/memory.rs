@@ -4,6 +4,7 @@
 use std::io;
 use std::ptr::NonNull;
 
+use nix::errno::Errno;
 use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
 
 /// A page that no access may touch, to hand the kernel a bad pointer.
@@ -36,18 +37,26 @@ pub fn kernel_space() -> Option<usize> {
     if cfg!(target_pointer_width = "64") {
         return Some(KERNEL_ADDRESS);
     }
-    // SAFETY: an all-zero utsname is valid, and uname fills it.
-    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `name` is valid for the call.
-    if unsafe { libc::uname(&mut name) } != 0 {
+    // Ask for a page there: user space if the kernel maps it or finds one
+    // there already (whatever uname says, e.g. under `linux32`).
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping; one made here
+    // is unmapped at once and was never referred to.
+    let p = unsafe {
+        libc::mmap(
+            KERNEL_ADDRESS as *mut libc::c_void,
+            page_size(),
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if p != libc::MAP_FAILED {
+        // SAFETY: unmaps the page mapped just now.
+        unsafe { libc::munmap(p, page_size()) };
         return None;
     }
-    // SAFETY: uname NUL-terminates the field.
-    let machine = unsafe { std::ffi::CStr::from_ptr(name.machine.as_ptr()) };
-    let wide = [&b"aarch64"[..], b"x86_64"]
-        .iter()
-        .any(|m| machine.to_bytes().starts_with(m));
-    (!wide).then_some(KERNEL_ADDRESS)
+    (Errno::last() != Errno::EEXIST).then_some(KERNEL_ADDRESS)
 }
 
 pub fn page_size() -> usize {
@@ -69,6 +78,27 @@ pub fn try_map_shared(fd: impl std::os::fd::AsFd, len: usize) -> nix::Result<()>
     }?;
     // SAFETY: unmaps the mapping made just now, once.
     unsafe { munmap(ptr, len.get()) }
+}
+
+/// A new anonymous mapping of `len` bytes, readable, writable and zeroed,
+/// private or shared with child processes: memory nothing else refers to.
+/// The caller unmaps it (or leaks it).
+pub fn map_anonymous(len: usize, shared: bool) -> io::Result<NonNull<libc::c_void>> {
+    let size = std::num::NonZeroUsize::new(len).ok_or_else(|| io::Error::other("empty mapping"))?;
+    let flags = if shared {
+        MapFlags::MAP_SHARED
+    } else {
+        MapFlags::MAP_PRIVATE
+    };
+    // SAFETY: a fresh anonymous mapping aliases nothing.
+    Ok(unsafe {
+        mmap_anonymous(
+            None,
+            size,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            flags,
+        )
+    }?)
 }
 
 pub fn inaccessible_page() -> io::Result<InaccessiblePage> {

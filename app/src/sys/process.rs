@@ -7,8 +7,8 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 use nix::unistd::{fork, ForkResult, Pid};
 
 /// Forks a child that runs `child` and exits with what it returns (101 if
-/// it panics; without the parent's exit-time handlers); returns the
-/// child's pid. Refused when the process has more than one thread: a child
+/// it panics where panics unwind, as in tests; the release build aborts);
+/// without the parent's exit-time handlers. Returns the child's pid. Refused when the process has more than one thread: a child
 /// of a threaded process may only make async-signal-safe calls, and
 /// `child` could do anything.
 pub fn fork_running(child: impl FnOnce() -> i32) -> io::Result<Pid> {

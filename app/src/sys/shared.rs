@@ -2,10 +2,9 @@
 //! `MAP_SHARED` anonymous mapping of atomics, inherited across `fork`.
 
 use std::io;
-use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+use nix::sys::mman::munmap;
 
 /// A `T` (made of atomics, valid when zeroed) in shared memory.
 pub struct Shared<T> {
@@ -14,17 +13,7 @@ pub struct Shared<T> {
 
 impl<T: ZeroedAtomics> Shared<T> {
     pub fn new() -> io::Result<Self> {
-        let len = NonZeroUsize::new(std::mem::size_of::<T>())
-            .ok_or_else(|| io::Error::other("empty shared block"))?;
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let ptr = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }?;
+        let ptr = super::memory::map_anonymous(std::mem::size_of::<T>(), true)?;
         Ok(Self { ptr: ptr.cast() })
     }
 }

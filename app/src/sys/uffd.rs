@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+use nix::sys::mman::munmap;
 
 const UFFD_API: u64 = 0xaa;
 const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
@@ -106,17 +106,7 @@ impl StallPage {
         // SAFETY: UFFDIO_API reads and writes a `uffdio_api`.
         Errno::result(unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API as _, &mut api) })?;
         let len = crate::sys::memory::page_size();
-        let size =
-            std::num::NonZeroUsize::new(len).ok_or_else(|| io::Error::other("page size 0"))?;
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let page = unsafe {
-            mmap_anonymous(
-                None,
-                size,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_PRIVATE,
-            )
-        }?;
+        let page = crate::sys::memory::map_anonymous(len, false)?;
         let stall = Self { uffd, page, len };
         let mut register = UffdioRegister {
             range: UffdioRange {
