@@ -984,14 +984,24 @@ impl<'a> Worker<'a> {
                 self.board.add(Count::LongReadsInterrupted, 1);
                 let completed = self.board.completed[device].load(SeqCst);
                 let oldest_known = completed.saturating_sub(RING as u64 - 1).max(first_owed);
+                // How busy the device was meanwhile tells a missed wake-up
+                // (writes went on) from a stalled machine (nothing ran).
+                let last = self
+                    .board
+                    .completion_time(device, completed)
+                    .map_or("unknown".to_string(), |at| {
+                        format!("{} ms", returned.saturating_sub(at) / 1_000_000)
+                    });
                 for k in oldest_known..=completed {
                     if let Some(at) = self.board.completion_time(device, k) {
                         if at + bound < returned {
                             self.violation(format!(
                                 "lost wake-up: a blocked read of device {device} returned EINTR {} ms after \
-                                 write {k} completed (bound {} ms)",
+                                 write {k} completed (bound {} ms); {} writes to the device completed \
+                                 during the read, the last {last} before it returned",
                                 (returned - at) / 1_000_000,
-                                bound / 1_000_000
+                                bound / 1_000_000,
+                                completed.saturating_sub(completed_before),
                             ));
                             break;
                         }
