@@ -37,6 +37,13 @@ pub fn kernel_space() -> Option<usize> {
     if cfg!(target_pointer_width = "64") {
         return Some(KERNEL_ADDRESS);
     }
+    // Probed once: the fuzzer asks for every kernel pointer it draws.
+    static KERNEL_SPACE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *KERNEL_SPACE.get_or_init(probe_kernel_space)
+}
+
+/// Whether `KERNEL_ADDRESS` is kernel space for this 32-bit program.
+fn probe_kernel_space() -> Option<usize> {
     // Ask for a page there: user space if the kernel maps it or finds one
     // there already (whatever uname says, e.g. under `linux32`).
     // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping; one made here
