@@ -417,7 +417,14 @@ pub fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
     };
     module::unload()?;
     let gone = module::wait_gone(&ctx.device, wait());
-    tap.check(gone, format!("rmmod removed {}", ctx.device.display()));
+    tap.check(
+        gone.is_ok(),
+        format!(
+            "rmmod removed {} ({})",
+            ctx.device.display(),
+            module::describe(&gone)
+        ),
+    );
 
     let too_big = "buffer_size=1048576".to_owned();
     for params in [
@@ -448,8 +455,12 @@ pub fn module_params(ctx: &Context, tap: &mut Tap) -> CaseResult {
     module::load(path, &original).map_err(io::Error::from)?;
     let back = module::wait_for(&ctx.device, wait());
     tap.check(
-        back,
-        format!("reload with {original} recreated {}", ctx.device.display()),
+        back.is_ok(),
+        format!(
+            "reload with {original} recreated {} ({})",
+            ctx.device.display(),
+            module::describe(&back)
+        ),
     );
     Ok(())
 }

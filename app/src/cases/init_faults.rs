@@ -116,9 +116,7 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
         ctx.params.devices, ctx.params.buffer_size
     );
     module::unload()?;
-    if !module::wait_gone(&ctx.device, wait()) {
-        return Err("the device node stayed after rmmod".into());
-    }
+    module::wait_gone(&ctx.device, wait()).map_err(|why| format!("after rmmod: {why}"))?;
     let image = File::open(path)?;
     let c_params = CString::new(params.clone())?;
     let start = Instant::now();
@@ -146,7 +144,7 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
                     points = n;
                     // The node first (devtmpfs makes it asynchronously),
                     // then a notified write read back through it.
-                    let works = module::wait_for(&ctx.device, wait())
+                    let works = module::wait_for(&ctx.device, wait()).is_ok()
                         && matches!(
                             round_trip(
                                 &ctx.device,
@@ -159,7 +157,9 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
                         unclean.push(format!("point {n}: loaded, but the device does not work"));
                     }
                     module::unload()?;
-                    module::wait_gone(&ctx.device, wait());
+                    if let Err(why) = module::wait_gone(&ctx.device, wait()) {
+                        unclean.push(format!("point {n}: after rmmod: {why}"));
+                    }
                 }
                 (Err(e), true) => {
                     points = n;
@@ -207,12 +207,16 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
     // Back as the other cases expect it.
     if Path::new("/sys/module/asyncn").exists() {
         module::unload()?;
-        module::wait_gone(&ctx.device, wait());
+        let _ = module::wait_gone(&ctx.device, wait());
     }
     module::load(path, &params).map_err(|e| format!("reload: {e:?}"))?;
+    let back = module::wait_for(&ctx.device, wait());
     tap.check(
-        module::wait_for(&ctx.device, wait()),
-        "the module loads normally afterwards",
+        back.is_ok(),
+        format!(
+            "the module loads normally afterwards ({})",
+            module::describe(&back)
+        ),
     );
     Ok(())
 }

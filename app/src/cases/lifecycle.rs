@@ -142,14 +142,30 @@ pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
     );
     let start = Instant::now();
     let (mut unloaded, mut loaded, mut used, mut refused) = (0, 0, 0, 0);
+    // The slowest wait for the node, and the first that failed.
+    let mut slowest = Duration::ZERO;
+    let mut first_failure: Option<String> = None;
+    let mut judge = |cycle: u32, what: &str, wait: module::NodeWait| match wait {
+        Ok(took) => {
+            slowest = slowest.max(took);
+            true
+        }
+        Err(why) => {
+            first_failure.get_or_insert_with(|| format!("cycle {cycle}, {what}: {why}"));
+            false
+        }
+    };
     for cycle in 0..LOAD_CYCLES {
-        if module::unload().is_ok() && module::wait_gone(&ctx.device, wait()) {
+        if module::unload().is_ok() && judge(cycle, "rmmod", module::wait_gone(&ctx.device, wait()))
+        {
             unloaded += 1;
         }
         if cycle % 10 == 0 && module::load(path, "buffer_size=0") == Err(Errno::EINVAL) {
             refused += 1;
         }
-        if module::load(path, &params).is_ok() && module::wait_for(&ctx.device, wait()) {
+        if module::load(path, &params).is_ok()
+            && judge(cycle, "insmod", module::wait_for(&ctx.device, wait()))
+        {
             loaded += 1;
         }
         if round_trip(
@@ -171,7 +187,9 @@ pub fn load_cycle(ctx: &Context, tap: &mut Tap) -> CaseResult {
     tap.check(
         unloaded == LOAD_CYCLES && loaded == LOAD_CYCLES,
         format!(
-            "{unloaded} unloads removed the node, {loaded} loads recreated it (of {LOAD_CYCLES})"
+            "{unloaded} unloads removed the node, {loaded} loads recreated it (of {LOAD_CYCLES}; slowest {} ms{})",
+            slowest.as_millis(),
+            first_failure.map_or(String::new(), |why| format!("; first failure: {why}"))
         ),
     );
     tap.check(
