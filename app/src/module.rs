@@ -80,6 +80,12 @@ fn wait_node(path: &Path, present: bool, timeout: Duration) -> NodeWait {
     Ok(start.elapsed())
 }
 
+/// Waits until the hotplug helper has handled the events of a load or an
+/// unload, for [`hotplug_budget`] at most.
+pub fn settle() -> Result<(), String> {
+    settle_hotplug(Instant::now() + hotplug_budget())
+}
+
 /// How long the hotplug helper may take to handle one module's events.
 /// Not "at once" ([`wait`](crate::harness::wait)): mdev costs a fork and
 /// an exec per event, one after the other, which on an emulated board
@@ -98,13 +104,12 @@ fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
     true
 }
 
-/// Waits until the hotplug helper has handled every event the kernel sent.
-/// For udev, `udevadm settle` asks udevd (which first takes in what the
-/// kernel queued). Without udev or mdev, nothing to wait for.
+/// Waits until the hotplug helper has handled every event the kernel sent:
+/// udev (`udevadm settle` asks udevd, which first takes in what the kernel
+/// queued), or busybox mdev as the kernel's hotplug helper
+/// ([`settle_mdev`]). Without either, nothing to wait for.
 fn settle_hotplug(deadline: Instant) -> Result<(), String> {
-    if Path::new("/dev/mdev.seq").exists() {
-        settle_mdev(deadline)
-    } else if Path::new("/run/udev/control").exists() {
+    if Path::new("/run/udev/control").exists() {
         let seconds = deadline
             .saturating_duration_since(Instant::now())
             .as_secs()
@@ -119,20 +124,28 @@ fn settle_hotplug(deadline: Instant) -> Result<(), String> {
             )),
             Err(e) => Err(format!("udevadm settle: {e}")),
         }
+    } else if Path::new(MDEV_SEQ).exists() {
+        settle_mdev(deadline)
     } else {
         Ok(())
     }
 }
 
+const MDEV_SEQ: &str = "/dev/mdev.seq";
+
 /// busybox mdev as the kernel's hotplug helper, one process per event:
 /// each waits until `/dev/mdev.seq` holds its event's number, handles it
-/// and writes the next one, so mdev has caught up once that number is past
-/// the kernel's last (`/sys/kernel/uevent_seqnum`). But an mdev that waits
-/// 2 s for its turn gives up, handles its event anyway and writes its own
-/// next number, which a late predecessor can then overwrite with a lower
-/// one: the number stays behind until the next event. So mdev has also
-/// caught up when no mdev process has run and neither number has moved for
-/// [`MDEV_QUIET`].
+/// and writes the next one, so mdev has caught up when that number is one
+/// past the kernel's last (`/sys/kernel/uevent_seqnum`).
+///
+/// The number can go wrong, though. An mdev that has waited 2 s for its
+/// turn handles its event anyway and writes its own next number, which a
+/// late predecessor may overwrite with a lower one; mdev writes without
+/// truncating, so 999 over 1001 even reads 9991; and a file left empty at
+/// boot holds no number until the first event. Then mdev has caught up
+/// when it has been idle for [`MDEV_QUIET`] (see [`mdev_caught_up`]), and
+/// the number is set right, as mdev would have written it, so that the
+/// next events' mdevs do not each wait out their 2 s.
 fn settle_mdev(deadline: Instant) -> Result<(), String> {
     let read_number = |path: &str| {
         std::fs::read_to_string(path)
@@ -141,11 +154,14 @@ fn settle_mdev(deadline: Instant) -> Result<(), String> {
     };
     let counters = || {
         (
-            read_number("/dev/mdev.seq"),
+            read_number(MDEV_SEQ),
             read_number("/sys/kernel/uevent_seqnum"),
         )
     };
-    if mdev_caught_up(deadline, counters, mdev_running) {
+    let repair = |next: u64| {
+        let _ = std::fs::write(MDEV_SEQ, next.to_string());
+    };
+    if mdev_caught_up(deadline, counters, mdev_running, repair) {
         return Ok(());
     }
     let (next, sent) = counters();
@@ -163,35 +179,55 @@ fn settle_mdev(deadline: Instant) -> Result<(), String> {
     ))
 }
 
-/// How long mdev must be idle, its number behind, before it counts as
-/// caught up (see [`settle_mdev`]): longer than an mdev waits for its
-/// turn (2 s), so an event whose mdev has not even started by then is one
-/// mdev itself no longer keeps in order.
+/// How long mdev must look idle, its number wrong, before it counts as
+/// caught up (see [`settle_mdev`]). What this bounds is how late an
+/// event's mdev may start: the kernel runs it from a workqueue, and until
+/// it has executed mdev no process of that name shows it. Longer than an
+/// mdev waits for its turn (2 s): an mdev that starts later than that
+/// finds the events after its own handled already, out of order, whatever
+/// this wait does.
 const MDEV_QUIET: Duration = Duration::from_millis(2500);
+
+/// Polls that must also have seen mdev idle: a guest's clock that jumps
+/// (its host stalled) cannot satisfy [`MDEV_QUIET`] in one step.
+const MDEV_QUIET_POLLS: u32 = 100;
 
 /// Waits until `counters` (`/dev/mdev.seq`, `/sys/kernel/uevent_seqnum`)
 /// say mdev has handled every event, or mdev has been idle for
-/// [`MDEV_QUIET`]: no process `running` and neither number moving.
+/// [`MDEV_QUIET`] and [`MDEV_QUIET_POLLS`] polls, no process `running` and
+/// neither number moving; then `repair` gets the number mdev should have
+/// written.
 fn mdev_caught_up(
     deadline: Instant,
     counters: impl Fn() -> (Option<u64>, Option<u64>),
     running: impl Fn() -> bool,
+    repair: impl Fn(u64),
 ) -> bool {
     let mut last = counters();
     let mut quiet_since = Instant::now();
+    let mut quiet_polls = 0;
     wait_until(deadline, || {
         let now = counters();
-        match now {
-            (Some(next), Some(sent)) if next > sent => return true,
-            // Empty before mdev's first event.
-            (None, _) => return true,
-            _ => {}
+        if let (Some(next), Some(sent)) = now {
+            if next == sent + 1 {
+                return true;
+            }
         }
         if now != last || running() {
             last = now;
             quiet_since = Instant::now();
+            quiet_polls = 0;
+            return false;
         }
-        quiet_since.elapsed() >= MDEV_QUIET
+        quiet_polls += 1;
+        if quiet_since.elapsed() < MDEV_QUIET || quiet_polls < MDEV_QUIET_POLLS {
+            return false;
+        }
+        // Without the kernel's count there is nothing to set right.
+        if let (_, Some(sent)) = now {
+            repair(sent + 1);
+        }
+        true
     })
 }
 
@@ -251,48 +287,64 @@ mod tests {
     use std::cell::Cell;
     use std::time::{Duration, Instant};
 
+    /// `mdev_caught_up` with fixed counters; what it repaired.
+    fn caught_up(
+        wait: Duration,
+        counters: impl Fn() -> (Option<u64>, Option<u64>),
+        running: impl Fn() -> bool,
+    ) -> (bool, Option<u64>) {
+        let repaired = Cell::new(None);
+        let done = mdev_caught_up(Instant::now() + wait, counters, running, |next| {
+            repaired.set(Some(next))
+        });
+        (done, repaired.get())
+    }
+
     #[test]
-    fn mdev_has_caught_up_once_its_number_is_past_the_kernels() {
+    fn mdev_has_caught_up_when_its_number_is_one_past_the_kernels() {
         let start = Instant::now();
-        let deadline = start + Duration::from_secs(5);
-        assert!(mdev_caught_up(deadline, || (Some(402), Some(401)), || true));
+        let result = caught_up(Duration::from_secs(5), || (Some(402), Some(401)), || true);
+        assert_eq!(result, (true, None));
         assert!(start.elapsed() < MDEV_QUIET);
-        // Before mdev's first event the file is empty.
-        assert!(mdev_caught_up(deadline, || (None, Some(401)), || true));
     }
 
     #[test]
     fn mdev_behind_and_running_has_not_caught_up() {
-        let deadline = Instant::now() + MDEV_QUIET + Duration::from_secs(1);
-        assert!(!mdev_caught_up(
-            deadline,
-            || (Some(401), Some(401)),
-            || true
-        ));
+        let wait = MDEV_QUIET + Duration::from_secs(1);
+        let result = caught_up(wait, || (Some(401), Some(401)), || true);
+        assert_eq!(result, (false, None));
     }
 
     #[test]
     fn mdev_behind_with_its_numbers_moving_has_not_caught_up() {
-        let deadline = Instant::now() + MDEV_QUIET + Duration::from_secs(1);
         let sent = Cell::new(400);
         let moving = || {
             sent.set(sent.get() + 1);
             (Some(390), Some(sent.get()))
         };
-        assert!(!mdev_caught_up(deadline, moving, || false));
+        let result = caught_up(MDEV_QUIET + Duration::from_secs(1), moving, || false);
+        assert_eq!(result, (false, None));
     }
 
     #[test]
-    fn mdev_idle_with_its_number_left_behind_has_caught_up() {
-        // A late mdev overwrote the number with a lower one; nothing runs.
+    fn mdev_idle_with_a_wrong_number_has_caught_up_and_the_number_is_set_right() {
+        // Left behind by a late mdev, mangled (999 over 1001), or empty.
+        for number in [Some(401), Some(9991), None] {
+            let start = Instant::now();
+            let result = caught_up(MDEV_QUIET * 2, || (number, Some(1001)), || false);
+            assert_eq!(result, (true, Some(1002)), "mdev.seq {number:?}");
+            assert!(start.elapsed() >= MDEV_QUIET);
+        }
+    }
+
+    #[test]
+    fn a_running_mdev_starts_the_quiet_time_over() {
         let start = Instant::now();
-        let deadline = start + MDEV_QUIET * 2;
-        assert!(mdev_caught_up(
-            deadline,
-            || (Some(401), Some(401)),
-            || false
-        ));
-        assert!(start.elapsed() >= MDEV_QUIET);
+        let running = || start.elapsed() < Duration::from_secs(1);
+        let result = caught_up(MDEV_QUIET * 2, || (Some(401), Some(401)), running);
+        assert_eq!(result, (true, Some(402)));
+        // Quiet from the last poll that saw it running, just before 1 s.
+        assert!(start.elapsed() >= Duration::from_millis(900) + MDEV_QUIET);
     }
 
     #[test]

@@ -144,17 +144,20 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
                     points = n;
                     // The node first (devtmpfs makes it asynchronously),
                     // then a notified write read back through it.
-                    let works = module::wait_for(&ctx.device, wait()).is_ok()
-                        && matches!(
-                            round_trip(
+                    match module::wait_for(&ctx.device, wait()) {
+                        Err(why) => unclean.push(format!("point {n}: loaded, but {why}")),
+                        Ok(_) => {
+                            let works = round_trip(
                                 &ctx.device,
                                 ctx.params.buffer_size,
                                 b"after a tolerated fault",
-                            ),
-                            Ok(true)
-                        );
-                    if !works {
-                        unclean.push(format!("point {n}: loaded, but the device does not work"));
+                            );
+                            if !matches!(works, Ok(true)) {
+                                unclean.push(format!(
+                                    "point {n}: loaded, but the device does not work ({works:?})"
+                                ));
+                            }
+                        }
                     }
                     module::unload()?;
                     if let Err(why) = module::wait_gone(&ctx.device, wait()) {
@@ -164,6 +167,11 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
                 (Err(e), true) => {
                     points = n;
                     *errnos.entry(format!("{e:?}")).or_default() += 1;
+                    // What the load made and undid has events too: handled
+                    // late, they could touch the next point's node.
+                    if let Err(why) = module::settle() {
+                        unclean.push(format!("point {n} ({e:?}): {why}"));
+                    }
                     let left = leftovers(&ctx.device);
                     if !left.is_empty() {
                         unclean.push(format!("point {n} ({e:?}) left {}", left.join(", ")));
