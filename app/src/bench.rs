@@ -37,7 +37,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getpid, Pid};
 
 use crate::device::{Access, Device};
-use crate::proc::{read_timeout, spawn, Channel, Workers};
+use crate::proc::{read_timeout, Channel, Workers};
 use crate::sys::rtsig;
 use crate::sys::shared::{zeroed_atomics, Shared};
 
@@ -240,7 +240,12 @@ impl Bench<'_> {
     }
 
     /// One notification: a write, or for the floor a signal to each pid.
-    fn notify(&self, sender: &mut Option<File>, pids: &[Pid], payload: &[u8]) -> io::Result<()> {
+    fn notify(
+        &self,
+        sender: &mut Option<File>,
+        pids: impl Iterator<Item = Pid>,
+        payload: &[u8],
+    ) -> io::Result<()> {
         match sender {
             Some(file) => {
                 let n = file.write(payload)?;
@@ -249,7 +254,7 @@ impl Bench<'_> {
                 }
             }
             None => {
-                for &pid in pids {
+                for pid in pids {
                     rtsig::queue_signal(pid, self.signal)?;
                 }
             }
@@ -258,48 +263,38 @@ impl Bench<'_> {
     }
 }
 
-/// A process that keeps the FIFO drained (pipe peer: a writer must not
-/// fill it), stopped when dropped.
-struct Drainer(Pid);
-
-impl Drainer {
-    fn start() -> io::Result<Self> {
-        let pid = spawn(|| {
-            pin_to(SUBSCRIBER_CPU);
-            // Read-write: a FIFO reader that is also a writer never sees
-            // end-of-file when the measuring writers close.
-            let Ok(mut fifo) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(FIFO)
-            else {
-                return 1;
-            };
-            let mut buf = vec![0u8; 65536];
-            while fifo.read(&mut buf).is_ok_and(|n| n > 0) {}
-            0
-        })?;
-        // The FIFO's open for writing needs a reader: wait for it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(FIFO)
-            {
-                Ok(_) => return Ok(Self(pid)),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
+/// Starts a process that keeps the FIFO drained (pipe peer: a writer must
+/// not fill it); dropping the returned `Workers` kills it.
+fn start_drainer() -> io::Result<Workers> {
+    let mut drainer = Workers::new("bench FIFO drainer");
+    drainer.start(|| {
+        pin_to(SUBSCRIBER_CPU);
+        // Read-write: a FIFO reader that is also a writer never sees
+        // end-of-file when the measuring writers close.
+        let Ok(mut fifo) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(FIFO)
+        else {
+            return 1;
+        };
+        let mut buf = vec![0u8; 65536];
+        while fifo.read(&mut buf).is_ok_and(|n| n > 0) {}
+        0
+    })?;
+    // The FIFO's open for writing needs a reader: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(FIFO)
+        {
+            Ok(_) => return Ok(drainer),
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
-        Err(io::Error::other("the FIFO drainer did not start"))
     }
-}
-
-impl Drop for Drainer {
-    fn drop(&mut self) {
-        let _ = kill(self.0, Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(self.0, None);
-    }
+    Err(io::Error::other("the FIFO drainer did not start"))
 }
 
 /// All samples of one figure for one peer.
@@ -352,7 +347,7 @@ pub fn run(
     // The floor's subscriber learns of its signals the same way.
     rtsig::block(bench.signal)?;
     pin_to(0);
-    let _drainer = Drainer::start()?;
+    let _drainer = start_drainer()?;
 
     let mut latency = vec![Series::default(); 4];
     let mut throughput = vec![vec![Series::default(); 4]; FANOUT.len()];
@@ -472,7 +467,7 @@ impl Bench<'_> {
             for (i, (peer, subscribers, ack_rx, sender)) in peers.iter_mut().enumerate() {
                 for _ in 0..LATENCY_BLOCK {
                     let sent = now_ns();
-                    self.notify(sender, subscribers.pids(), &payload)
+                    self.notify(sender, subscribers.running(), &payload)
                         .and_then(|()| read_timeout(ack_rx, &mut [0], Duration::from_secs(5)))
                         .map_err(context("latency", *peer))?;
                     let at = self.board.arrival_ns[0].load(SeqCst);
@@ -505,7 +500,7 @@ impl Bench<'_> {
                 let start = Instant::now();
                 while start.elapsed() < slice {
                     for _ in 0..16 {
-                        self.notify_idle(sender, subscribers.pids(), &payload)
+                        self.notify_idle(sender, subscribers.running(), &payload)
                             .map_err(context("throughput", *peer))?;
                     }
                     *writes += 16;
@@ -524,13 +519,13 @@ impl Bench<'_> {
     fn notify_idle(
         &self,
         sender: &mut Option<File>,
-        pids: &[Pid],
+        pids: impl Iterator<Item = Pid>,
         payload: &[u8],
     ) -> io::Result<()> {
         if sender.is_some() {
             return self.notify(sender, pids, payload);
         }
-        for &pid in pids {
+        for pid in pids {
             kill(pid, Signal::SIGIO)?;
         }
         Ok(())
@@ -554,7 +549,7 @@ impl Bench<'_> {
             for (i, (peer, subscribers, sender)) in peers.iter_mut().enumerate() {
                 self.board.arrived.store(0, SeqCst);
                 let sent = now_ns();
-                self.notify(sender, subscribers.pids(), &payload)
+                self.notify(sender, subscribers.running(), &payload)
                     .map_err(context("last of N", *peer))?;
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while (self.board.arrived.load(SeqCst) as usize) < n {

@@ -11,6 +11,8 @@ use std::path::Path;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::unistd::Pid;
 
+use crate::sys::rtsig::set_owner;
+
 /// How a device file is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -97,8 +99,6 @@ impl AsFd for Device {
         self.file.as_fd()
     }
 }
-
-pub use crate::sys::rtsig::set_owner;
 
 /// The module's parameters, as the module exposes them in sysfs.
 #[derive(Clone, Copy, Debug)]

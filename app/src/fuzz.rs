@@ -16,6 +16,8 @@
 //! working; the guest runner catches any kernel report.
 
 use std::cell::RefCell;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
@@ -31,7 +33,7 @@ use crate::oracle;
 use crate::proc::Workers;
 use crate::rng::Rng;
 use crate::stress::{RunOptions, MAX_DEVICES};
-use crate::sys::fuzzed::{self as calls, Arena, GetFcntl, IntFcntl, Ptr};
+use crate::sys::fuzzed::{self as calls, Arena, Fd, GetFcntl, IntFcntl, NotOpen, Ptr};
 use crate::sys::rtsig;
 use crate::sys::shared::{zeroed_atomics, Shared};
 
@@ -207,8 +209,34 @@ impl Pointers {
 /// An open descriptor of this worker and its file description (shared by
 /// `dup`s: flags set through one are the other's).
 struct Open {
-    fd: i32,
+    fd: OwnedFd,
     description: Rc<RefCell<oracle::Description>>,
+}
+
+/// A descriptor argument as drawn: one of this worker's (its index in
+/// `fds`, and its number for the report), or a number that is not open.
+#[derive(Clone, Copy, Debug)]
+enum Pick {
+    Own(usize, i32),
+    NotOpen(NotOpen),
+}
+
+impl fmt::Display for Pick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pick::Own(_, raw) => write!(f, "{raw}"),
+            Pick::NotOpen(NotOpen::Negative) => write!(f, "-1"),
+            Pick::NotOpen(NotOpen::TooLarge) => write!(f, "{}", i32::MAX),
+        }
+    }
+}
+
+/// A call that makes a descriptor, as the oracles judge it: its number.
+fn number(result: &Result<OwnedFd, Errno>) -> Result<i64, Errno> {
+    result
+        .as_ref()
+        .map(|fd| i64::from(fd.as_raw_fd()))
+        .map_err(|e| *e)
 }
 
 struct Fuzzer<'a> {
@@ -278,18 +306,26 @@ impl Fuzzer<'_> {
 
     /// A descriptor argument: one of this worker's (its index), or one
     /// that is not open here (closed, negative, never opened).
-    fn fd(&mut self) -> (i32, oracle::Target, Option<usize>) {
+    fn fd(&mut self) -> (Pick, oracle::Target, Option<usize>) {
         if self.fds.is_empty() || self.rng.chance(3) {
-            let fd = self.rng.pick(&[-1, 999, i32::MAX]);
-            return (fd, oracle::Target::Closed, None);
+            let fd = self.rng.pick(&[NotOpen::Negative, NotOpen::TooLarge]);
+            return (Pick::NotOpen(fd), oracle::Target::Closed, None);
         }
         let i = self.rng.index(self.fds.len());
         let open = &self.fds[i];
         (
-            open.fd,
+            Pick::Own(i, open.fd.as_raw_fd()),
             oracle::Target::File(*open.description.borrow()),
             Some(i),
         )
+    }
+
+    /// The argument a drawn descriptor stands for.
+    fn arg(&self, pick: Pick) -> Fd<'_> {
+        match pick {
+            Pick::Own(i, _) => Fd::Own(self.fds[i].fd.as_fd()),
+            Pick::NotOpen(n) => Fd::NotOpen(n),
+        }
     }
 
     /// Judges one call: its outcome must be one `allowed` admits.
@@ -330,7 +366,7 @@ impl Fuzzer<'_> {
         rtsig::arm_timer(Duration::ZERO);
     }
 
-    fn keep(&mut self, fd: i32, description: Rc<RefCell<oracle::Description>>) {
+    fn keep(&mut self, fd: OwnedFd, description: Rc<RefCell<oracle::Description>>) {
         if self.fds.len() >= MAX_FDS {
             let old = self.fds.swap_remove(0);
             let _ = calls::close(old.fd);
@@ -371,8 +407,8 @@ impl Fuzzer<'_> {
             direct: has(libc::O_DIRECT),
         });
         let result = calls::open(&path, flags);
+        let judged = number(&result);
         if let Ok(fd) = result {
-            let fd = fd as i32;
             let path_only = has(libc::O_PATH);
             let description = oracle::Description {
                 readable: !path_only && (access == libc::O_RDONLY || access == libc::O_RDWR),
@@ -382,7 +418,7 @@ impl Fuzzer<'_> {
             };
             self.keep(fd, Rc::new(RefCell::new(description)));
         }
-        self.judge(&format!("open(flags {flags:#o})"), result, &allowed);
+        self.judge(&format!("open(flags {flags:#o})"), judged, &allowed);
     }
 
     fn close_or_dup(&mut self) {
@@ -393,10 +429,11 @@ impl Fuzzer<'_> {
         } else {
             let (fd, target, index) = self.fd();
             let allowed = oracle::dup(target);
-            let r = calls::dup(fd);
-            if let (Ok(new), Some(i)) = (r, index) {
+            let new = calls::dup(self.arg(fd));
+            let r = number(&new);
+            if let (Ok(new), Some(i)) = (new, index) {
                 let description = Rc::clone(&self.fds[i].description);
-                self.keep(new as i32, description);
+                self.keep(new, description);
             }
             self.judge(&format!("dup({fd})"), r, &allowed);
         }
@@ -408,10 +445,14 @@ impl Fuzzer<'_> {
         let (ptr, buffer, pointer) = self.pointers.pick(&mut self.rng);
         let (call, allowed, r) = if reading {
             let allowed = oracle::read(target, buffer, self.buffer_size);
-            ("read", allowed, calls::read(fd, ptr, buffer.len))
+            ("read", allowed, calls::read(self.arg(fd), ptr, buffer.len))
         } else {
             let allowed = oracle::write(target, buffer, self.buffer_size);
-            ("write", allowed, calls::write(fd, ptr, buffer.len))
+            (
+                "write",
+                allowed,
+                calls::write(self.arg(fd), ptr, buffer.len),
+            )
         };
         self.judge(
             &format!("{call}({fd}, {pointer:?}, {})", buffer.len),
@@ -426,19 +467,19 @@ impl Fuzzer<'_> {
         let (ptr, buffer, _) = self.pointers.pick(&mut self.rng);
         let (r, call, allowed) = match self.rng.below(3) {
             0 => (
-                calls::pread(fd, ptr, buffer.len, i64::from(offset)),
+                calls::pread(self.arg(fd), ptr, buffer.len, i64::from(offset)),
                 "pread",
                 oracle::positioned(target, i64::from(offset)),
             ),
             1 => (
-                calls::pwrite(fd, ptr, buffer.len, i64::from(offset)),
+                calls::pwrite(self.arg(fd), ptr, buffer.len, i64::from(offset)),
                 "pwrite",
                 oracle::positioned(target, i64::from(offset)),
             ),
             _ => {
                 let whence = self.rng.pick(&[0, 1, 2, 3, 4, 99]);
                 (
-                    calls::lseek(fd, i64::from(offset), whence),
+                    calls::lseek(self.arg(fd), i64::from(offset), whence),
                     "lseek",
                     oracle::lseek(target, whence),
                 )
@@ -481,7 +522,7 @@ impl Fuzzer<'_> {
         } else {
             oracle::readv(target, &iovecs, self.buffer_size)
         };
-        let r = calls::vectored(fd, array, iovcnt, write);
+        let r = calls::vectored(self.arg(fd), array, iovcnt, write);
         self.judge(
             &format!(
                 "{}({fd}, {iovecs:?}, {iovcnt})",
@@ -516,7 +557,7 @@ impl Fuzzer<'_> {
                 )
             };
             let allowed = oracle::generic_ioctl(target, reads_arg, buffer);
-            let r = calls::generic_ioctl(fd, request, arg);
+            let r = calls::generic_ioctl(self.arg(fd), request, arg);
             if r == Ok(0) && request == GenericIoctl::Fionbio {
                 if let Some(i) = index {
                     // Zeros where the fuzzer knows the memory; unknown else.
@@ -546,7 +587,7 @@ impl Fuzzer<'_> {
             }
         };
         let (_, ptr) = self.pointers.pick_pointer(&mut self.rng);
-        let r = calls::ioctl(fd, request, ptr);
+        let r = calls::ioctl(self.arg(fd), request, ptr);
         self.judge(
             &format!("ioctl({fd}, {request:#x})"),
             r,
@@ -562,7 +603,7 @@ impl Fuzzer<'_> {
         let (r, call, command) = match self.rng.below(7) {
             0 => {
                 let flags = self.rng.next_u64() as i32;
-                let r = calls::fcntl_int(fd, IntFcntl::SetFl, flags);
+                let r = calls::fcntl_int(self.arg(fd), IntFcntl::SetFl, flags);
                 if r == Ok(0) {
                     if let Some(i) = index {
                         self.fds[i].description.borrow_mut().nonblocking =
@@ -583,7 +624,7 @@ impl Fuzzer<'_> {
                 // Only owners that direct signals at this worker: itself,
                 // its own group, nobody, or a pid that does not exist.
                 let owner = self.rng.pick(&[me, -me, 0, 0x3fff_fff0]);
-                let r = calls::fcntl_int(fd, IntFcntl::SetOwn, owner);
+                let r = calls::fcntl_int(self.arg(fd), IntFcntl::SetOwn, owner);
                 (
                     r,
                     format!("F_SETOWN {owner}"),
@@ -595,7 +636,7 @@ impl Fuzzer<'_> {
             2 => {
                 let valid = self.rng.pick(&fuzz_signals());
                 let signal = self.rng.pick(&[valid, valid, -1, 65, 1000]);
-                let r = calls::fcntl_int(fd, IntFcntl::SetSig, signal);
+                let r = calls::fcntl_int(self.arg(fd), IntFcntl::SetSig, signal);
                 (
                     r,
                     format!("F_SETSIG {signal}"),
@@ -629,7 +670,7 @@ impl Fuzzer<'_> {
                 } else {
                     (16, Fcntl::GetOwnEx(buffer))
                 };
-                let r = calls::fcntl_pointer(fd, cmd, ptr);
+                let r = calls::fcntl_pointer(self.arg(fd), cmd, ptr);
                 (r, format!("fcntl {cmd} {pointer:?}"), command)
             }
             4 => {
@@ -640,7 +681,7 @@ impl Fuzzer<'_> {
                     GetFcntl::DescriptorFlags,
                 ]);
                 // F_GETOWN of a group is negative: -1 alone is an error.
-                let r = calls::fcntl_get(fd, cmd);
+                let r = calls::fcntl_get(self.arg(fd), cmd);
                 let command = if matches!(cmd, GetFcntl::StatusFlags | GetFcntl::DescriptorFlags) {
                     Fcntl::GetFlags
                 } else {
@@ -665,30 +706,37 @@ impl Fuzzer<'_> {
                     let record = std::mem::size_of::<libc::flock>();
                     Fcntl::Lock(self.pointers.buffer(pointer, ptr, record))
                 };
-                let r = calls::fcntl_pointer(fd, cmd, ptr);
+                let r = calls::fcntl_pointer(self.arg(fd), cmd, ptr);
                 (r, format!("fcntl {cmd} {pointer:?}"), command)
             }
             _ => {
                 let cmd = self.rng.pick(&[
-                    IntFcntl::DupFdCloexec,
-                    IntFcntl::SetPipeSize,
-                    IntFcntl::AddSeals,
-                    IntFcntl::Unknown,
+                    None,
+                    Some(IntFcntl::SetPipeSize),
+                    Some(IntFcntl::AddSeals),
+                    Some(IntFcntl::Unknown),
                 ]);
-                let r = calls::fcntl_int(fd, cmd, 10);
-                let command = match cmd {
-                    IntFcntl::DupFdCloexec => {
-                        if let (Ok(new), Some(i)) = (r, index) {
+                match cmd {
+                    // F_DUPFD_CLOEXEC from 10: a new descriptor to keep.
+                    None => {
+                        let new = calls::dup_from(self.arg(fd), 10);
+                        let r = number(&new);
+                        if let (Ok(new), Some(i)) = (new, index) {
                             let description = Rc::clone(&self.fds[i].description);
-                            self.keep(new as i32, description);
+                            self.keep(new, description);
                         }
-                        Fcntl::Dup
+                        (r, "fcntl DupFdCloexec".to_owned(), Fcntl::Dup)
                     }
-                    IntFcntl::SetPipeSize => Fcntl::PipeSize,
-                    IntFcntl::AddSeals => Fcntl::AddSeals,
-                    _ => Fcntl::Unknown,
-                };
-                (r, format!("fcntl {cmd:?}"), command)
+                    Some(cmd) => {
+                        let r = calls::fcntl_int(self.arg(fd), cmd, 10);
+                        let command = match cmd {
+                            IntFcntl::SetPipeSize => Fcntl::PipeSize,
+                            IntFcntl::AddSeals => Fcntl::AddSeals,
+                            _ => Fcntl::Unknown,
+                        };
+                        (r, format!("fcntl {cmd:?}"), command)
+                    }
+                }
             }
         };
         let allowed = oracle::fcntl(target, command, self.root);
@@ -697,25 +745,28 @@ impl Fuzzer<'_> {
 
     fn poll(&mut self) {
         let count = 1 + self.rng.index(3);
-        let mut fds: Vec<(i32, i16)> = (0..count)
-            .map(|_| (0, self.rng.next_u64() as i16))
+        let picks: Vec<(Pick, i16)> = (0..count)
+            .map(|_| (self.fd().0, self.rng.next_u64() as i16))
             .collect();
-        for entry in &mut fds {
-            entry.0 = self.fd().0;
-        }
         let bad = self.rng.chance(10);
+        let timeout_ms = self.rng.pick(&[0, 1]);
+        let fds: Vec<(Fd<'_>, i16)> = picks
+            .iter()
+            .map(|&(pick, events)| (self.arg(pick), events))
+            .collect();
         let entries = if bad {
             Err(&self.pointers.arena)
         } else {
             Ok(&fds[..])
         };
-        let r = calls::poll(entries, count, self.rng.pick(&[0, 1]));
+        let r = calls::poll(entries, count, timeout_ms);
+        drop(fds);
         self.judge("poll", r, &oracle::poll(count, !bad));
     }
 
     fn mmap(&mut self) {
         let (fd, target, _) = self.fd();
-        let result = calls::mmap_shared(fd);
+        let result = calls::mmap_shared(self.arg(fd));
         self.judge(
             &format!("mmap of {fd}"),
             result,
@@ -727,12 +778,12 @@ impl Fuzzer<'_> {
         let (fd, target, _) = self.fd();
         let (r, call, allowed) = match self.rng.below(4) {
             0 => (
-                calls::fsync(fd),
+                calls::fsync(self.arg(fd)),
                 "fsync".to_string(),
                 oracle::sync_or_truncate(target),
             ),
             1 => (
-                calls::ftruncate(fd, 0),
+                calls::ftruncate(self.arg(fd), 0),
                 "ftruncate".to_string(),
                 oracle::sync_or_truncate(target),
             ),
@@ -747,13 +798,13 @@ impl Fuzzer<'_> {
                     (99, oracle::Flock::Mandatory),
                 ]);
                 (
-                    calls::flock(fd, operation),
+                    calls::flock(self.arg(fd), operation),
                     format!("flock {operation}"),
                     oracle::flock(target, kind),
                 )
             }
             _ => (
-                calls::fdatasync(fd),
+                calls::fdatasync(self.arg(fd)),
                 "fdatasync".to_string(),
                 oracle::sync_or_truncate(target),
             ),

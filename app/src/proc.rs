@@ -104,12 +104,6 @@ impl Workers {
         self.pids.len()
     }
 
-    /// The pid of each slot's worker (of the last one, for a slot whose
-    /// worker has ended and was not restarted).
-    pub fn pids(&self) -> &[Pid] {
-        &self.pids
-    }
-
     /// Starts one more worker running `body`.
     pub fn start(&mut self, body: impl FnOnce() -> i32) -> io::Result<()> {
         self.pids.push(spawn(body)?);
@@ -173,8 +167,9 @@ impl Workers {
         ended
     }
 
-    /// The pids of the workers that may still run.
-    fn running(&self) -> impl Iterator<Item = Pid> + '_ {
+    /// The pids of the workers that may still run: not yet reaped (a
+    /// reaped worker's pid may belong to another process by then).
+    pub fn running(&self) -> impl Iterator<Item = Pid> + '_ {
         self.pids
             .iter()
             .zip(&self.running)

@@ -625,7 +625,7 @@ impl<'a> Worker<'a> {
             }
         };
         if let Err(e) =
-            crate::device::set_owner(std::os::fd::AsFd::as_fd(&fd), Pid::from_raw(self.pid))
+            crate::sys::rtsig::set_owner(std::os::fd::AsFd::as_fd(&fd), Pid::from_raw(self.pid))
         {
             self.violation(format!("F_SETOWN: {e}"));
         }

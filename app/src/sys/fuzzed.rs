@@ -10,13 +10,17 @@
 //! take a `Ptr`; those given a plain number are listed ([`IntFcntl`],
 //! [`GenericIoctl`]) and read no memory through it, or only read.
 //!
-//! Descriptors are plain numbers: the worker's own, which it opened here,
-//! or numbers that are not open. A wrong number makes a call fail or act
-//! on another of the worker's files, never on memory.
+//! Descriptors: an [`Fd`] is one of the caller's own files (borrowed from
+//! the `OwnedFd` that `open` or a dup made), or a number no file can have
+//! ([`NotOpen`]). Only `close` ends a file, and only an owned one: a
+//! fuzzed call never acts on a descriptor another part of the program
+//! owns.
 
 use std::ffi::CStr;
+use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 use nix::errno::Errno;
@@ -184,47 +188,93 @@ impl Arena {
     }
 }
 
+/// A descriptor argument; see the module's comment.
+#[derive(Clone, Copy, Debug)]
+pub enum Fd<'a> {
+    Own(BorrowedFd<'a>),
+    NotOpen(NotOpen),
+}
+
+/// A descriptor number no file can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotOpen {
+    /// -1.
+    Negative,
+    /// `i32::MAX`, beyond any process's descriptor limit.
+    TooLarge,
+}
+
+impl Fd<'_> {
+    fn raw(self) -> i32 {
+        match self {
+            Fd::Own(fd) => fd.as_raw_fd(),
+            Fd::NotOpen(NotOpen::Negative) => -1,
+            Fd::NotOpen(NotOpen::TooLarge) => i32::MAX,
+        }
+    }
+}
+
+impl fmt::Display for Fd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.raw())
+    }
+}
+
+/// A new descriptor from `ret`, or `errno`.
+fn new_fd(ret: i32) -> Result<OwnedFd, Errno> {
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the call just made `ret` and nothing else knows it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret) })
+}
+
 /// `open(path, flags, 0600)`.
-pub fn open(path: &CStr, flags: i32) -> Outcome {
+pub fn open(path: &CStr, flags: i32) -> Result<OwnedFd, Errno> {
     // SAFETY: `path` is NUL-terminated; the mode is an int.
-    outcome(i64::from(unsafe {
-        libc::open(path.as_ptr(), flags, 0o600)
-    }))
+    new_fd(unsafe { libc::open(path.as_ptr(), flags, 0o600) })
 }
 
-pub fn close(fd: i32) -> Outcome {
+/// `close(fd)`, with its result (dropping an `OwnedFd` ignores it).
+pub fn close(fd: OwnedFd) -> Outcome {
+    // SAFETY: `fd` was this caller's, and `into_raw_fd` gave it up.
+    outcome(i64::from(unsafe { libc::close(fd.into_raw_fd()) }))
+}
+
+pub fn dup(fd: Fd<'_>) -> Result<OwnedFd, Errno> {
     // SAFETY: takes a number.
-    outcome(i64::from(unsafe { libc::close(fd) }))
+    new_fd(unsafe { libc::dup(fd.raw()) })
 }
 
-pub fn dup(fd: i32) -> Outcome {
-    // SAFETY: takes a number.
-    outcome(i64::from(unsafe { libc::dup(fd) }))
+/// `fcntl(fd, F_DUPFD_CLOEXEC, lowest)`.
+pub fn dup_from(fd: Fd<'_>, lowest: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: this command takes an int.
+    new_fd(unsafe { libc::fcntl(fd.raw(), libc::F_DUPFD_CLOEXEC, lowest) })
 }
 
-pub fn read(fd: i32, at: Ptr<'_>, len: usize) -> Outcome {
+pub fn read(fd: Fd<'_>, at: Ptr<'_>, len: usize) -> Outcome {
     // SAFETY: `at` is a `Ptr` (see the module's comment).
-    outcome(unsafe { libc::read(fd, at.raw(), len) } as i64)
+    outcome(unsafe { libc::read(fd.raw(), at.raw(), len) } as i64)
 }
 
-pub fn write(fd: i32, at: Ptr<'_>, len: usize) -> Outcome {
+pub fn write(fd: Fd<'_>, at: Ptr<'_>, len: usize) -> Outcome {
     // SAFETY: a write only reads user memory.
-    outcome(unsafe { libc::write(fd, at.raw(), len) } as i64)
+    outcome(unsafe { libc::write(fd.raw(), at.raw(), len) } as i64)
 }
 
-pub fn pread(fd: i32, at: Ptr<'_>, len: usize, offset: i64) -> Outcome {
+pub fn pread(fd: Fd<'_>, at: Ptr<'_>, len: usize, offset: i64) -> Outcome {
     // SAFETY: as for `read`.
-    outcome(unsafe { libc::pread(fd, at.raw(), len, offset as libc::off_t) } as i64)
+    outcome(unsafe { libc::pread(fd.raw(), at.raw(), len, offset as libc::off_t) } as i64)
 }
 
-pub fn pwrite(fd: i32, at: Ptr<'_>, len: usize, offset: i64) -> Outcome {
+pub fn pwrite(fd: Fd<'_>, at: Ptr<'_>, len: usize, offset: i64) -> Outcome {
     // SAFETY: as for `write`.
-    outcome(unsafe { libc::pwrite(fd, at.raw(), len, offset as libc::off_t) } as i64)
+    outcome(unsafe { libc::pwrite(fd.raw(), at.raw(), len, offset as libc::off_t) } as i64)
 }
 
-pub fn lseek(fd: i32, offset: i64, whence: i32) -> Outcome {
+pub fn lseek(fd: Fd<'_>, offset: i64, whence: i32) -> Outcome {
     // SAFETY: takes numbers.
-    outcome(unsafe { libc::lseek(fd, offset as libc::off_t, whence) } as i64)
+    outcome(unsafe { libc::lseek(fd.raw(), offset as libc::off_t, whence) } as i64)
 }
 
 /// The iovec array of `readv`/`writev`.
@@ -236,7 +286,7 @@ pub enum Iovecs<'a> {
 }
 
 /// `readv` (or `writev`, `write`) of `count` iovecs.
-pub fn vectored(fd: i32, iovecs: Iovecs<'_>, count: i32, write: bool) -> Outcome {
+pub fn vectored(fd: Fd<'_>, iovecs: Iovecs<'_>, count: i32, write: bool) -> Outcome {
     let array: Vec<libc::iovec> = match iovecs {
         Iovecs::Array(pairs) => pairs
             .iter()
@@ -261,9 +311,9 @@ pub fn vectored(fd: i32, iovecs: Iovecs<'_>, count: i32, write: bool) -> Outcome
     // kernel refuses before reading it) or a `Ptr`; its entries are `Ptr`s.
     let ret = unsafe {
         if write {
-            libc::writev(fd, pointer, count)
+            libc::writev(fd.raw(), pointer, count)
         } else {
-            libc::readv(fd, pointer, count)
+            libc::readv(fd.raw(), pointer, count)
         }
     };
     outcome(ret as i64)
@@ -291,18 +341,18 @@ impl GenericIoctl {
 }
 
 /// `ioctl(fd, request, arg)` with any number as the argument.
-pub fn generic_ioctl(fd: i32, request: GenericIoctl, arg: usize) -> Outcome {
+pub fn generic_ioctl(fd: Fd<'_>, request: GenericIoctl, arg: usize) -> Outcome {
     // SAFETY: these read at most an int at `arg`, and write nothing.
     outcome(i64::from(unsafe {
-        libc::ioctl(fd, request.request() as _, arg)
+        libc::ioctl(fd.raw(), request.request() as _, arg)
     }))
 }
 
 /// `ioctl(fd, request, at)` with any request number.
-pub fn ioctl(fd: i32, request: u32, at: Ptr<'_>) -> Outcome {
+pub fn ioctl(fd: Fd<'_>, request: u32, at: Ptr<'_>) -> Outcome {
     // SAFETY: whatever the request does with its argument, it is a `Ptr`.
     outcome(i64::from(unsafe {
-        libc::ioctl(fd, request as _, at.raw())
+        libc::ioctl(fd.raw(), request as _, at.raw())
     }))
 }
 
@@ -313,7 +363,6 @@ pub enum IntFcntl {
     SetFl,
     SetOwn,
     SetSig,
-    DupFdCloexec,
     SetPipeSize,
     AddSeals,
     /// A command number Linux does not have (9999).
@@ -326,7 +375,6 @@ impl IntFcntl {
             IntFcntl::SetFl => libc::F_SETFL,
             IntFcntl::SetOwn => libc::F_SETOWN,
             IntFcntl::SetSig => super::rtsig::F_SETSIG,
-            IntFcntl::DupFdCloexec => libc::F_DUPFD_CLOEXEC,
             IntFcntl::SetPipeSize => libc::F_SETPIPE_SZ,
             IntFcntl::AddSeals => libc::F_ADD_SEALS,
             IntFcntl::Unknown => 9999,
@@ -336,9 +384,9 @@ impl IntFcntl {
 
 /// `fcntl(fd, command, arg)`. -1 is an error; another negative number is a
 /// result (`F_GETOWN` of a group).
-pub fn fcntl_int(fd: i32, command: IntFcntl, arg: i32) -> Outcome {
+pub fn fcntl_int(fd: Fd<'_>, command: IntFcntl, arg: i32) -> Outcome {
     // SAFETY: these commands take an int.
-    let r = unsafe { libc::fcntl(fd, command.command(), arg) };
+    let r = unsafe { libc::fcntl(fd.raw(), command.command(), arg) };
     if r == -1 {
         Err(Errno::last())
     } else {
@@ -360,7 +408,7 @@ pub enum GetFcntl {
 }
 
 /// `fcntl(fd, command)`: -1 is an error, as for `fcntl_int`.
-pub fn fcntl_get(fd: i32, command: GetFcntl) -> Outcome {
+pub fn fcntl_get(fd: Fd<'_>, command: GetFcntl) -> Outcome {
     let cmd = match command {
         GetFcntl::StatusFlags => libc::F_GETFL,
         GetFcntl::Owner => libc::F_GETOWN,
@@ -368,7 +416,7 @@ pub fn fcntl_get(fd: i32, command: GetFcntl) -> Outcome {
         GetFcntl::DescriptorFlags => libc::F_GETFD,
     };
     // SAFETY: these take no argument.
-    let r = unsafe { libc::fcntl(fd, cmd) };
+    let r = unsafe { libc::fcntl(fd.raw(), cmd) };
     if r == -1 {
         Err(Errno::last())
     } else {
@@ -380,19 +428,19 @@ pub fn fcntl_get(fd: i32, command: GetFcntl) -> Outcome {
 /// take a pointer: 32-bit glibc converts the lock record of
 /// `F_GETLK`/`F_SETLK` in user space, dereferencing the fuzzed pointer
 /// itself (a crash of the fuzzer, not a test of the kernel).
-pub fn fcntl_pointer(fd: i32, command: i32, at: Ptr<'_>) -> Outcome {
+pub fn fcntl_pointer(fd: Fd<'_>, command: i32, at: Ptr<'_>) -> Outcome {
     // SAFETY: whatever the command does with its argument, it is a `Ptr`.
-    outcome(unsafe { libc::syscall(libc::SYS_fcntl, fd, command, at.address()) } as i64)
+    outcome(unsafe { libc::syscall(libc::SYS_fcntl, fd.raw(), command, at.address()) } as i64)
 }
 
 /// `poll` of `(fd, events)` pairs, or of an array the kernel cannot read
 /// (`count` entries at the arena's inaccessible page).
-pub fn poll(entries: Result<&[(i32, i16)], &Arena>, count: usize, timeout_ms: i32) -> Outcome {
+pub fn poll(entries: Result<&[(Fd<'_>, i16)], &Arena>, count: usize, timeout_ms: i32) -> Outcome {
     let mut fds: Vec<libc::pollfd> = match entries {
         Ok(pairs) => pairs
             .iter()
             .map(|&(fd, events)| libc::pollfd {
-                fd,
+                fd: fd.raw(),
                 events,
                 revents: 0,
             })
@@ -412,7 +460,7 @@ pub fn poll(entries: Result<&[(i32, i16)], &Arena>, count: usize, timeout_ms: i3
 
 /// `mmap` of a page of `fd`, shared, readable and writable; unmapped at
 /// once when it succeeds.
-pub fn mmap_shared(fd: i32) -> Outcome {
+pub fn mmap_shared(fd: Fd<'_>) -> Outcome {
     // SAFETY: a new mapping aliases nothing the program holds, and is
     // unmapped before anything could refer to it.
     let p = unsafe {
@@ -421,7 +469,7 @@ pub fn mmap_shared(fd: i32) -> Outcome {
             4096,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED,
-            fd,
+            fd.raw(),
             0,
         )
     };
@@ -433,24 +481,24 @@ pub fn mmap_shared(fd: i32) -> Outcome {
     Ok(0)
 }
 
-pub fn fsync(fd: i32) -> Outcome {
+pub fn fsync(fd: Fd<'_>) -> Outcome {
     // SAFETY: takes a number.
-    outcome(i64::from(unsafe { libc::fsync(fd) }))
+    outcome(i64::from(unsafe { libc::fsync(fd.raw()) }))
 }
 
-pub fn fdatasync(fd: i32) -> Outcome {
+pub fn fdatasync(fd: Fd<'_>) -> Outcome {
     // SAFETY: takes a number.
-    outcome(i64::from(unsafe { libc::fdatasync(fd) }))
+    outcome(i64::from(unsafe { libc::fdatasync(fd.raw()) }))
 }
 
-pub fn ftruncate(fd: i32, len: i64) -> Outcome {
+pub fn ftruncate(fd: Fd<'_>, len: i64) -> Outcome {
     // SAFETY: takes numbers.
     outcome(i64::from(unsafe {
-        libc::ftruncate(fd, len as libc::off_t)
+        libc::ftruncate(fd.raw(), len as libc::off_t)
     }))
 }
 
-pub fn flock(fd: i32, operation: i32) -> Outcome {
+pub fn flock(fd: Fd<'_>, operation: i32) -> Outcome {
     // SAFETY: takes numbers.
-    outcome(i64::from(unsafe { libc::flock(fd, operation) }))
+    outcome(i64::from(unsafe { libc::flock(fd.raw(), operation) }))
 }
