@@ -192,11 +192,10 @@ const MDEV_QUIET: Duration = Duration::from_millis(2500);
 /// (its host stalled) cannot satisfy [`MDEV_QUIET`] in one step.
 const MDEV_QUIET_POLLS: u32 = 100;
 
-/// Waits until `counters` (`/dev/mdev.seq`, `/sys/kernel/uevent_seqnum`)
-/// say mdev has handled every event, or mdev has been idle for
-/// [`MDEV_QUIET`] and [`MDEV_QUIET_POLLS`] polls, no process `running` and
-/// neither number moving; then `repair` gets the number mdev should have
-/// written.
+/// Waits until no mdev is `running` and `counters` (`/dev/mdev.seq`,
+/// `/sys/kernel/uevent_seqnum`) say mdev has handled every event, or mdev
+/// has been idle for [`MDEV_QUIET`] and [`MDEV_QUIET_POLLS`] polls, neither
+/// number moving; then `repair` gets the number mdev should have written.
 fn mdev_caught_up(
     deadline: Instant,
     counters: impl Fn() -> (Option<u64>, Option<u64>),
@@ -208,23 +207,29 @@ fn mdev_caught_up(
     let mut quiet_polls = 0;
     wait_until(deadline, || {
         let now = counters();
-        if let (Some(next), Some(sent)) = now {
-            if next == sent + 1 {
-                return true;
-            }
-        }
-        if now != last || running() {
+        // An mdev still running may be a late one, which could yet undo a
+        // later event's work: not caught up, whatever the number says.
+        if running() || now != last {
             last = now;
             quiet_since = Instant::now();
             quiet_polls = 0;
             return false;
         }
+        if let (Some(next), Some(sent)) = now {
+            if next == sent + 1 {
+                return true;
+            }
+        }
         quiet_polls += 1;
         if quiet_since.elapsed() < MDEV_QUIET || quiet_polls < MDEV_QUIET_POLLS {
             return false;
         }
-        // Without the kernel's count there is nothing to set right.
+        // Without the kernel's count there is nothing to set right; and
+        // nothing to set if an event came in meanwhile.
         if let (_, Some(sent)) = now {
+            if counters() != now {
+                return false;
+            }
             repair(sent + 1);
         }
         true
@@ -303,9 +308,17 @@ mod tests {
     #[test]
     fn mdev_has_caught_up_when_its_number_is_one_past_the_kernels() {
         let start = Instant::now();
-        let result = caught_up(Duration::from_secs(5), || (Some(402), Some(401)), || true);
+        let result = caught_up(Duration::from_secs(5), || (Some(402), Some(401)), || false);
         assert_eq!(result, (true, None));
         assert!(start.elapsed() < MDEV_QUIET);
+    }
+
+    #[test]
+    fn a_running_mdev_is_not_caught_up_whatever_the_number() {
+        // A late mdev still at work after the others went ahead.
+        let wait = Duration::from_secs(1);
+        let result = caught_up(wait, || (Some(402), Some(401)), || true);
+        assert_eq!(result, (false, None));
     }
 
     #[test]
