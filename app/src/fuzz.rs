@@ -17,7 +17,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
@@ -33,7 +32,7 @@ use crate::oracle;
 use crate::proc::Workers;
 use crate::rng::Rng;
 use crate::stress::{RunOptions, MAX_DEVICES};
-use crate::sys::fuzzed::{self as calls, Arena, Fd, GetFcntl, IntFcntl, NotOpen, Ptr};
+use crate::sys::fuzzed::{self as calls, Arena, Fd, FuzzFile, GetFcntl, IntFcntl, NotOpen, Ptr};
 use crate::sys::rtsig;
 use crate::sys::shared::{zeroed_atomics, Shared};
 
@@ -209,7 +208,7 @@ impl Pointers {
 /// An open descriptor of this worker and its file description (shared by
 /// `dup`s: flags set through one are the other's).
 struct Open {
-    fd: OwnedFd,
+    fd: FuzzFile,
     description: Rc<RefCell<oracle::Description>>,
 }
 
@@ -232,10 +231,10 @@ impl fmt::Display for Pick {
 }
 
 /// A call that makes a descriptor, as the oracles judge it: its number.
-fn number(result: &Result<OwnedFd, Errno>) -> Result<i64, Errno> {
+fn number(result: &Result<FuzzFile, Errno>) -> Result<i64, Errno> {
     result
         .as_ref()
-        .map(|fd| i64::from(fd.as_raw_fd()))
+        .map(|file| i64::from(file.number()))
         .map_err(|e| *e)
 }
 
@@ -304,8 +303,8 @@ impl Fuzzer<'_> {
         0
     }
 
-    /// A descriptor argument: one of this worker's (its index), or one
-    /// that is not open here (closed, negative, never opened).
+    /// A descriptor argument: one of this worker's (its index), or a
+    /// number no file can have.
     fn fd(&mut self) -> (Pick, oracle::Target, Option<usize>) {
         if self.fds.is_empty() || self.rng.chance(3) {
             let fd = self.rng.pick(&[NotOpen::Negative, NotOpen::TooLarge]);
@@ -314,7 +313,7 @@ impl Fuzzer<'_> {
         let i = self.rng.index(self.fds.len());
         let open = &self.fds[i];
         (
-            Pick::Own(i, open.fd.as_raw_fd()),
+            Pick::Own(i, open.fd.number()),
             oracle::Target::File(*open.description.borrow()),
             Some(i),
         )
@@ -323,7 +322,7 @@ impl Fuzzer<'_> {
     /// The argument a drawn descriptor stands for.
     fn arg(&self, pick: Pick) -> Fd<'_> {
         match pick {
-            Pick::Own(i, _) => Fd::Own(self.fds[i].fd.as_fd()),
+            Pick::Own(i, _) => Fd::Own(&self.fds[i].fd),
             Pick::NotOpen(n) => Fd::NotOpen(n),
         }
     }
@@ -366,7 +365,7 @@ impl Fuzzer<'_> {
         rtsig::arm_timer(Duration::ZERO);
     }
 
-    fn keep(&mut self, fd: OwnedFd, description: Rc<RefCell<oracle::Description>>) {
+    fn keep(&mut self, fd: FuzzFile, description: Rc<RefCell<oracle::Description>>) {
         if self.fds.len() >= MAX_FDS {
             let old = self.fds.swap_remove(0);
             let _ = calls::close(old.fd);

@@ -1,5 +1,5 @@
-//! System calls with fuzzed arguments (`asyncn-test fuzz`): raw descriptor
-//! numbers, random flags and commands, and pointers of the kinds made here.
+//! System calls with fuzzed arguments (`asyncn-test fuzz`): random flags,
+//! commands and descriptors, and pointers of the kinds made here.
 //!
 //! Memory: every pointer a call gets is a [`Ptr`], which only [`Arena`]
 //! makes: into the arena's own mappings, which no Rust reference points
@@ -10,18 +10,19 @@
 //! take a `Ptr`; those given a plain number are listed ([`IntFcntl`],
 //! [`GenericIoctl`]) and read no memory through it, or only read.
 //!
-//! Descriptors: an [`Fd`] is one of the caller's own files (borrowed from
-//! the `OwnedFd` that `open` or a dup made), or a number no file can have
-//! ([`NotOpen`]). Only `close` ends a file, and only an owned one: a
-//! fuzzed call never acts on a descriptor another part of the program
-//! owns.
+//! Descriptors: an [`Fd`] is a [`FuzzFile`], an asyncn device file that
+//! `open` or a dup here made, or a number no file can have ([`NotOpen`]).
+//! Only `close` ends a file, and only such a file: a fuzzed call never acts
+//! on a descriptor another part of the program owns. That the files are
+//! asyncn nodes is what lets [`ioctl`] take any request (see there).
 
 use std::ffi::CStr;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::mman::{mprotect, munmap, ProtFlags};
@@ -188,10 +189,21 @@ impl Arena {
     }
 }
 
+/// An asyncn device file that [`open`], [`dup`] or [`dup_from`] made.
+#[derive(Debug)]
+pub struct FuzzFile(OwnedFd);
+
+impl FuzzFile {
+    /// Its descriptor number, for reports.
+    pub fn number(&self) -> i32 {
+        self.0.as_raw_fd()
+    }
+}
+
 /// A descriptor argument; see the module's comment.
 #[derive(Clone, Copy, Debug)]
 pub enum Fd<'a> {
-    Own(BorrowedFd<'a>),
+    Own(&'a FuzzFile),
     NotOpen(NotOpen),
 }
 
@@ -207,7 +219,7 @@ pub enum NotOpen {
 impl Fd<'_> {
     fn raw(self) -> i32 {
         match self {
-            Fd::Own(fd) => fd.as_raw_fd(),
+            Fd::Own(file) => file.number(),
             Fd::NotOpen(NotOpen::Negative) => -1,
             Fd::NotOpen(NotOpen::TooLarge) => i32::MAX,
         }
@@ -229,27 +241,48 @@ fn new_fd(ret: i32) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(ret) })
 }
 
-/// `open(path, flags, 0600)`.
-pub fn open(path: &CStr, flags: i32) -> Result<OwnedFd, Errno> {
+/// The asyncn driver's major number (`/proc/devices`), read once.
+fn asyncn_major() -> Option<u64> {
+    static MAJOR: OnceLock<Option<u64>> = OnceLock::new();
+    *MAJOR.get_or_init(|| {
+        let devices = std::fs::read_to_string("/proc/devices").ok()?;
+        devices.lines().find_map(|line| {
+            let (number, name) = line.trim().split_once(' ')?;
+            (name == "asyncn").then(|| number.parse().ok()).flatten()
+        })
+    })
+}
+
+/// `open(path, flags, 0600)`, of an asyncn node only: any other file is
+/// closed again and the call fails with `ENODEV` (which no oracle allows,
+/// so the run reports it).
+pub fn open(path: &CStr, flags: i32) -> Result<FuzzFile, Errno> {
     // SAFETY: `path` is NUL-terminated; the mode is an int.
-    new_fd(unsafe { libc::open(path.as_ptr(), flags, 0o600) })
+    let fd = new_fd(unsafe { libc::open(path.as_ptr(), flags, 0o600) })?;
+    let stat = nix::sys::stat::fstat(&fd)?;
+    let is_char = stat.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if !is_char || Some(u64::from(libc::major(stat.st_rdev))) != asyncn_major() {
+        return Err(Errno::ENODEV);
+    }
+    Ok(FuzzFile(fd))
 }
 
-/// `close(fd)`, with its result (dropping an `OwnedFd` ignores it).
-pub fn close(fd: OwnedFd) -> Outcome {
-    // SAFETY: `fd` was this caller's, and `into_raw_fd` gave it up.
-    outcome(i64::from(unsafe { libc::close(fd.into_raw_fd()) }))
+/// `close(file)`, with its result (dropping a `FuzzFile` ignores it).
+pub fn close(file: FuzzFile) -> Outcome {
+    // SAFETY: the file was this caller's, and `into_raw_fd` gave it up.
+    outcome(i64::from(unsafe { libc::close(file.0.into_raw_fd()) }))
 }
 
-pub fn dup(fd: Fd<'_>) -> Result<OwnedFd, Errno> {
+/// `dup(fd)`: a new descriptor of the same asyncn file.
+pub fn dup(fd: Fd<'_>) -> Result<FuzzFile, Errno> {
     // SAFETY: takes a number.
-    new_fd(unsafe { libc::dup(fd.raw()) })
+    new_fd(unsafe { libc::dup(fd.raw()) }).map(FuzzFile)
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, lowest)`.
-pub fn dup_from(fd: Fd<'_>, lowest: i32) -> Result<OwnedFd, Errno> {
+pub fn dup_from(fd: Fd<'_>, lowest: i32) -> Result<FuzzFile, Errno> {
     // SAFETY: this command takes an int.
-    new_fd(unsafe { libc::fcntl(fd.raw(), libc::F_DUPFD_CLOEXEC, lowest) })
+    new_fd(unsafe { libc::fcntl(fd.raw(), libc::F_DUPFD_CLOEXEC, lowest) }).map(FuzzFile)
 }
 
 pub fn read(fd: Fd<'_>, at: Ptr<'_>, len: usize) -> Outcome {
@@ -348,9 +381,14 @@ pub fn generic_ioctl(fd: Fd<'_>, request: GenericIoctl, arg: usize) -> Outcome {
     }))
 }
 
-/// `ioctl(fd, request, at)` with any request number.
+/// `ioctl(fd, request, at)` with any request number. Any is safe because
+/// `fd` is an asyncn node or no file: the driver has no ioctls, and the
+/// VFS's own for a character device read or write only at `at` itself
+/// (an int, a fixed struct, or back what they read there), never at a
+/// pointer found in it.
 pub fn ioctl(fd: Fd<'_>, request: u32, at: Ptr<'_>) -> Outcome {
-    // SAFETY: whatever the request does with its argument, it is a `Ptr`.
+    // SAFETY: the request acts on an asyncn node, or on no file, and only
+    // at `at`, a `Ptr` (see above).
     outcome(i64::from(unsafe {
         libc::ioctl(fd.raw(), request as _, at.raw())
     }))
@@ -501,4 +539,23 @@ pub fn ftruncate(fd: Fd<'_>, len: i64) -> Outcome {
 pub fn flock(fd: Fd<'_>, operation: i32) -> Outcome {
     // SAFETY: takes numbers.
     outcome(i64::from(unsafe { libc::flock(fd.raw(), operation) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::errno::Errno;
+
+    #[test]
+    fn only_asyncn_nodes_open() {
+        // Opened, then refused: a character device of another driver.
+        assert_eq!(
+            super::open(c"/dev/null", libc::O_RDONLY).map(|_| ()),
+            Err(Errno::ENODEV)
+        );
+        // Failures are the kernel's own.
+        assert_eq!(
+            super::open(c"/nonexistent/asyncn0", libc::O_RDONLY).map(|_| ()),
+            Err(Errno::ENOENT)
+        );
+    }
 }
