@@ -38,13 +38,13 @@
 //! # Messages
 //!
 //! A message is a reference-counted buffer of `buffer_size` bytes and a
-//! length. The device holds the current one and a spare; both are
-//! allocated, zeroed, on the first open and freed when the last open file
-//! is released. A write takes the spare (or allocates a buffer if a reader
-//! still holds the one that would be spare), fills it, and publishes it;
-//! the message it replaces becomes the spare if no reader holds it. In the
-//! steady state, two buffers per device take turns and a write allocates
-//! nothing.
+//! length (`message.rs`). The device holds the current one and a spare;
+//! both are allocated, zeroed, on the first open and freed when the last
+//! open file is released. A write takes the spare (or allocates a buffer
+//! if a reader still holds the one that would be spare), fills it, and
+//! publishes it; the message it replaces becomes the spare if no reader
+//! holds it. In the steady state, two buffers per device take turns and a
+//! write allocates nothing.
 //!
 //! # Locking
 //!
@@ -73,16 +73,11 @@
 
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use kernel::{
-    bindings,
-    ffi::c_int,
-    prelude::*,
-    static_lock_class,
-    sync::{Arc, UniqueArc},
-};
+use kernel::{bindings, ffi::c_int, prelude::*, static_lock_class};
 
 mod chrdev;
 mod compat;
+mod message;
 mod params;
 mod sync;
 mod trace;
@@ -91,6 +86,7 @@ use chrdev::{
     poll::{EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM},
     CharDevices, FasyncQueue, File, FileOperations, IovDest, IovSource, PollTable,
 };
+use message::{SharedMessage, UniqueMessage};
 use sync::{InterruptibleMutex, WaitQueue};
 use trace::trace;
 
@@ -131,30 +127,13 @@ chrdev::declare_attribute_groups!(ASYNCN_ATTRIBUTES, AsyncnDevice, [
     "notifications" => |device| device.stats.notifications.load(Ordering::Relaxed),
 ]);
 
-/// One message: the bytes of one write. Shared (`Arc`) between the device
-/// and the readers copying it out; never changed once published.
-struct Message {
-    /// `buffer_size` bytes (kvmalloc: large sizes need no high-order page).
-    bytes: KVVec<u8>,
-    /// Length of the message in `bytes`.
-    len: usize,
-}
-
-impl Message {
-    /// A zeroed, empty message buffer of `size` bytes.
-    fn new(size: usize) -> Result<UniqueArc<Self>> {
-        let bytes = KVVec::from_elem(0u8, size, GFP_KERNEL)?;
-        Ok(UniqueArc::new(Self { bytes, len: 0 }, GFP_KERNEL)?)
-    }
-}
-
 /// What the device mutex protects.
 struct State {
     /// The current message; `None` before the first write.
-    message: Option<Arc<Message>>,
+    message: Option<SharedMessage>,
     /// A buffer for the next write; allocated on the first open, refilled
     /// with the message a write replaces when no reader holds it.
-    spare: Option<UniqueArc<Message>>,
+    spare: Option<UniqueMessage>,
     /// Generation of the last successful write (never reused).
     generation: u64,
     /// Open files of the device.
@@ -226,7 +205,7 @@ impl AsyncnDevice {
 
     /// Claims the unread message for `open`: marks it read and returns it
     /// with its generation and the generation `open` had read before.
-    fn claim_unread(&self, open: &OpenFile) -> Result<Option<(Arc<Message>, u64, u64)>> {
+    fn claim_unread(&self, open: &OpenFile) -> Result<Option<(SharedMessage, u64, u64)>> {
         let state = self.state.lock_interruptible()?;
         let Some(generation) = self.unread_generation(open) else {
             return Ok(None);
@@ -254,7 +233,7 @@ impl FileOperations for AsyncnDevice {
         let mut fresh = None;
         if state.opens == 0 {
             drop(state);
-            fresh = Some(Message::new(self.buffer_size)?);
+            fresh = Some(UniqueMessage::new(self.buffer_size)?);
             state = self.state.lock_interruptible()?;
             if state.opens == 0 {
                 state.spare = fresh.take();
@@ -336,8 +315,9 @@ impl FileOperations for AsyncnDevice {
                 // Only the current message's bytes: never what an older,
                 // longer message left behind it. No lock is held: a fault
                 // here stalls this reader only.
-                let n = message.len.min(out.len());
-                if let Err(e) = out.write_all(&message.bytes[..n]) {
+                let bytes = message.bytes();
+                let n = bytes.len().min(out.len());
+                if let Err(e) = out.write_all(&bytes[..n]) {
                     // Give the message back (unless a later read of this file
                     // took a newer one), and tell any sleeper it is readable.
                     if open
@@ -383,25 +363,25 @@ impl FileOperations for AsyncnDevice {
         let spare = self.state.lock_interruptible()?.spare.take();
         let mut message = match spare {
             Some(message) => message,
-            None => Message::new(self.buffer_size)?,
+            None => UniqueMessage::new(self.buffer_size)?,
         };
         // No lock is held: a fault here stalls this writer only, and leaves
         // the published message as it was.
-        if let Err(e) = input.read_exact(&mut message.bytes[..n]) {
+        if let Err(e) = input.read_exact(&mut message.buffer()[..n]) {
             let mut state = self.state.lock();
             let unused = state.spare.replace(message);
             drop(state);
             drop(unused);
             return Err(e);
         }
-        message.len = n;
+        message.set_len(n);
         let replaced = {
             // Uninterruptible: the copy is done, and the wait is bounded
             // (no holder of the mutex waits on user memory).
             let mut state = self.state.lock();
             state.generation += 1;
             let generation = state.generation;
-            let replaced = state.message.replace(message.into());
+            let replaced = state.message.replace(message.share());
             self.current.store(generation, Ordering::Release);
             // Only writers change these, under the mutex: plain stores, no
             // atomic read-modify-write on the hot path.
@@ -421,11 +401,12 @@ impl FileOperations for AsyncnDevice {
             );
             // The replaced message is the next spare unless a reader still
             // holds it (then the reader's reference is the last one, and
-            // the next write allocates). Dropping a shared reference here
-            // only decrements it: nothing is freed under the lock.
+            // the next write allocates). `into_unique_or_drop` never
+            // frees, and a message not kept is dropped after unlocking:
+            // nothing is freed under the lock.
             match replaced {
                 Some(old) if state.spare.is_none() => {
-                    state.spare = Arc::into_unique_or_drop(old).map(Pin::into_inner);
+                    state.spare = old.into_unique_or_drop();
                     None
                 }
                 other => other,
