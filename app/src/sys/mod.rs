@@ -19,6 +19,7 @@ pub mod rtsig;
 pub mod shared;
 pub mod sigio;
 pub mod uffd;
+pub mod uring;
 
 /// A file registered with tokio: only shared access to it, so its
 /// descriptor cannot be closed or replaced while registered.
