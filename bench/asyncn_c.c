@@ -272,6 +272,8 @@ static __poll_t asyncnc_poll(struct file *file, poll_table *wait)
 	__poll_t mask = 0;
 
 	poll_wait(file, &f->dev->readable, wait);
+	/* Pairs with wq_has_sleeper() in write: a poller sees the write or is seen. */
+	smp_mb();
 	if ((file->f_mode & FMODE_READ) && asyncnc_unread(f->dev, f))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (file->f_mode & FMODE_WRITE)
