@@ -3,13 +3,21 @@
 //! Peers: `asyncn` (/dev/asyncn0...), `c` (the C baseline module,
 //! /dev/asyncnc0...), `pipe` (a FIFO with `O_ASYNC`: the kernel's own
 //! fasync path) and `floor` (`sigqueue` to the subscriber: no device in
-//! between). Figures, each measured for every peer in turn within a round
-//! and over several rounds so that drift hits all peers alike:
+//! between); for latency also what a program would use instead of
+//! signals: `asyncn-epoll` (`epoll_wait` on /dev/asyncn1), `asyncn-uring`
+//! (io_uring `IORING_OP_POLL_ADD` on /dev/asyncn2) and `eventfd` (the
+//! writer stores the message in shared memory and writes an eventfd the
+//! subscriber waits for with `epoll_wait`). Figures, each measured for
+//! every peer in turn within a round and over several rounds so that
+//! drift hits all peers alike:
 //!
 //! - latency: a monotonic timestamp taken before `write` (or `sigqueue`),
-//!   read by the subscriber when `sigtimedwait` returns the queued signal;
-//!   one write at a time, p50/p99/p99.9/max; the peers take turns every 50
-//!   samples;
+//!   read by the subscriber when its wait returns (`sigtimedwait`,
+//!   `epoll_wait`, the io_uring completion); one write at a time, then the
+//!   subscriber reads the message and answers. p50/p99/p99.9/max, every
+//!   sample, and the slowest with where their time went. The peers take
+//!   turns every 50 samples, in an order shuffled per cycle, after a few
+//!   unrecorded samples each turn;
 //! - write+notify throughput with 0, 1, 16 and 256 subscribed processes
 //!   (their `SIGIO` blocked and pending, so a write costs the fasync walk
 //!   and signal generation, not the subscribers' wake-ups); the peers take
@@ -18,8 +26,12 @@
 //!   the peers taking turns sample by sample;
 //! - read throughput: a write then a read of `buffer_size` bytes.
 //!
-//! The writer runs on CPU 0 and every subscriber on CPU 1, the same for
-//! all peers.
+//! The writer runs on CPU 0, and every subscriber on CPU 0 too unless
+//! `--subscriber-cpu` names another: the same placement for all peers.
+//! On the same CPU a notification's latency is the driver's work, the
+//! signal and the switch to the subscriber. Across CPUs it adds the
+//! wake-up of the other CPU, which under QEMU's TCG on a small host is the
+//! host's scheduling of two busy vCPU threads (README, "Benchmarks").
 //!
 //! The JSON printed between markers is what `make bench` turns into its
 //! table and plot.
@@ -36,13 +48,26 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getpid, Pid};
 
-use crate::device::{Access, Device};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use crate::device::{node_path, Access, Device};
 use crate::proc::{read_timeout, Channel, Workers};
+use crate::rng::Rng;
 use crate::sys::rtsig;
 use crate::sys::shared::{zeroed_atomics, Shared};
+use crate::sys::uring::PollRing;
 
 /// The peers, in table order.
-pub const PEERS: [&str; 4] = ["asyncn", "c", "pipe", "floor"];
+pub const PEERS: [&str; 7] = [
+    "asyncn",
+    "c",
+    "pipe",
+    "floor",
+    "asyncn-epoll",
+    "eventfd",
+    "asyncn-uring",
+];
 const FIFO: &str = "/tmp/asyncn-bench.fifo";
 const MAX_SUBSCRIBERS: usize = 256;
 const FANOUT: [usize; 4] = [0, 1, 16, 256];
@@ -51,23 +76,25 @@ const LAST_OF: [usize; 3] = [1, 16, 256];
 const SLICES: u32 = 6;
 /// Latency samples a peer takes before the next one's turn.
 const LATENCY_BLOCK: u32 = 50;
-/// The writer runs on CPU 0, subscribers on this one (when there is one):
-/// the same placement for every peer, whatever the scheduler would pick.
-const SUBSCRIBER_CPU: usize = 1;
+/// Slowest latency samples kept per peer, with where their time went.
+const SLOWEST: usize = 10;
 
-/// Pins the calling process to `cpu` (to CPU 0 when there are fewer).
-fn pin_to(cpu: usize) {
+/// Pins the calling process to `cpu`, or to CPU 0 when the system has no
+/// such CPU; returns the CPU it runs on from now on.
+///
+/// The kernel decides: counting CPUs first would count those of the
+/// caller's affinity (musl's `sysconf(_SC_NPROCESSORS_ONLN)` does), and a
+/// subscriber forked by the writer, already pinned to CPU 0, would see one
+/// CPU and share the writer's.
+fn pin_to(cpu: usize) -> usize {
     use nix::sched::{sched_setaffinity, CpuSet};
-    use nix::unistd::{sysconf, SysconfVar};
-    let cpus = sysconf(SysconfVar::_NPROCESSORS_ONLN)
-        .ok()
-        .flatten()
-        .map_or(1, |n| usize::try_from(n).unwrap_or(1));
-    let cpu = if cpu < cpus { cpu } else { 0 };
-    let mut set = CpuSet::new();
-    if set.set(cpu).is_ok() {
-        let _ = sched_setaffinity(Pid::from_raw(0), &set);
+    for cpu in [cpu, 0] {
+        let mut set = CpuSet::new();
+        if set.set(cpu).is_ok() && sched_setaffinity(Pid::from_raw(0), &set).is_ok() {
+            return cpu;
+        }
     }
+    0
 }
 
 /// The options of a benchmark run.
@@ -76,12 +103,57 @@ pub struct BenchOptions {
     pub samples: u32,
     pub window: Duration,
     pub c_device: PathBuf,
+    /// Unrecorded samples at the start of each latency turn.
+    pub warmup: u32,
+    /// The latency turns keep one order (all peers the same order in
+    /// every cycle) instead of shuffling it.
+    pub fixed_order: bool,
+    /// The CPU of every subscriber (the writer's is 0).
+    pub subscriber_cpu: usize,
+    /// Record the latency samples' system calls with ftrace (a tracer the
+    /// caller has set up in tracefs; `make bench FLAVOUR=trace`).
+    pub trace: bool,
+}
+
+/// ftrace's switch and marker (tracefs): tracing runs during the latency
+/// samples only, and each peer's turn is marked in the trace.
+struct Trace {
+    on: File,
+    marker: File,
+}
+
+impl Trace {
+    const DIR: &'static str = "/sys/kernel/tracing";
+
+    fn open() -> io::Result<Self> {
+        let open = |name: &str| {
+            let path = Path::new(Self::DIR).join(name);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        };
+        Ok(Self {
+            on: open("tracing_on")?,
+            marker: open("trace_marker")?,
+        })
+    }
+
+    fn switch(&self, on: bool) -> io::Result<()> {
+        (&self.on).write_all(if on { b"1" } else { b"0" })
+    }
+
+    fn mark(&self, text: &str) -> io::Result<()> {
+        (&self.marker).write_all(text.as_bytes())
+    }
 }
 
 zeroed_atomics! {
     struct Board {
         arrived: AtomicU32,
         arrival_ns: [AtomicU64; MAX_SUBSCRIBERS],
+        /// The eventfd peer's message: written before the eventfd.
+        message: AtomicU64,
     }
 }
 
@@ -99,16 +171,56 @@ enum Peer {
     C,
     Pipe,
     Floor,
+    AsyncnEpoll,
+    Eventfd,
+    AsyncnUring,
 }
 
 impl Peer {
-    fn all() -> [Peer; 4] {
+    /// Every peer: the latency figures.
+    fn all() -> [Peer; 7] {
+        [
+            Peer::Asyncn,
+            Peer::C,
+            Peer::Pipe,
+            Peer::Floor,
+            Peer::AsyncnEpoll,
+            Peer::Eventfd,
+            Peer::AsyncnUring,
+        ]
+    }
+
+    /// The peers that notify by signal: the throughput, last-of-N and
+    /// read figures.
+    fn signalling() -> [Peer; 4] {
         [Peer::Asyncn, Peer::C, Peer::Pipe, Peer::Floor]
     }
 
     fn name(self) -> &'static str {
         PEERS[self as usize]
     }
+}
+
+/// How the writer notifies a peer's subscribers.
+enum Sender {
+    /// A write to the device or FIFO.
+    File(File),
+    /// `sigqueue` to each subscriber (the floor).
+    Queue,
+    /// The message into shared memory, then a write to the eventfd.
+    Eventfd(EventFd),
+}
+
+/// One latency sample: microseconds from before the write to the
+/// subscriber's wake-up, how long the write call took, and where in the
+/// run it was taken.
+#[derive(Clone, Copy)]
+struct Sample {
+    us: f64,
+    write_us: f64,
+    round: u32,
+    /// Position since the peer's turn began (warm-up samples included).
+    in_turn: u32,
 }
 
 struct Bench<'a> {
@@ -118,6 +230,13 @@ struct Bench<'a> {
     options: &'a BenchOptions,
     board: Shared<Board>,
     signal: i32,
+    trace: Option<Trace>,
+    /// Where the subscribers run (the writer: CPU 0).
+    subscriber_cpu: usize,
+    /// Seeds the latency turns' order: new each run, so that something
+    /// that happens at a fixed time after boot does not meet the same
+    /// peer in every run.
+    order_seed: u64,
 }
 
 /// How a subscriber waits.
@@ -130,11 +249,14 @@ enum Wait {
 }
 
 impl Bench<'_> {
-    fn path(&self, peer: Peer) -> &Path {
+    fn path(&self, peer: Peer) -> PathBuf {
         match peer {
-            Peer::Asyncn => &self.asyncn,
-            Peer::C => &self.c,
-            _ => Path::new(FIFO),
+            Peer::Asyncn => self.asyncn.clone(),
+            Peer::C => self.c.clone(),
+            // Devices of their own: a write to one wakes no other peer.
+            Peer::AsyncnEpoll => node_path(&self.asyncn, 1),
+            Peer::AsyncnUring => node_path(&self.asyncn, 2),
+            Peer::Pipe | Peer::Floor | Peer::Eventfd => PathBuf::from(FIFO),
         }
     }
 
@@ -143,7 +265,7 @@ impl Bench<'_> {
         if peer == Peer::Floor {
             return Ok(None);
         }
-        let device = Device::open_with(self.path(peer), Access::Read, OFlag::O_NONBLOCK)?;
+        let device = Device::open_with(&self.path(peer), Access::Read, OFlag::O_NONBLOCK)?;
         if signal != 0 {
             rtsig::set_signal(device.as_fd(), signal)?;
         }
@@ -174,8 +296,9 @@ impl Bench<'_> {
             let mut ack_tx = ack.map(Channel::write_end).transpose()?;
             let board = &*self.board;
             let buffer_size = self.buffer_size;
+            let subscriber_cpu = self.subscriber_cpu;
             subscribers.start(move || {
-                pin_to(SUBSCRIBER_CPU);
+                pin_to(subscriber_cpu);
                 let queued = if signal != 0 { signal } else { libc::SIGIO };
                 if rtsig::block(queued).is_err() {
                     return 1;
@@ -225,13 +348,13 @@ impl Bench<'_> {
         Ok(subscribers)
     }
 
-    /// The sending side of `peer`.
-    fn sender(&self, peer: Peer) -> io::Result<Option<File>> {
+    /// The sending side of a peer that notifies by signal.
+    fn sender(&self, peer: Peer) -> io::Result<Sender> {
         // Blocking, for the pipe too: a full pipe makes the writer wait
         // for the drainer, which is what a pipe costs.
         Ok(match peer {
-            Peer::Floor => None,
-            _ => Some(
+            Peer::Floor => Sender::Queue,
+            _ => Sender::File(
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(self.path(peer))?,
@@ -239,36 +362,152 @@ impl Bench<'_> {
         })
     }
 
-    /// One notification: a write, or for the floor a signal to each pid.
+    /// One notification: a write, for the floor a signal to each pid, for
+    /// the eventfd the message into shared memory and a count.
     fn notify(
         &self,
-        sender: &mut Option<File>,
+        sender: &mut Sender,
         pids: impl Iterator<Item = Pid>,
         payload: &[u8],
     ) -> io::Result<()> {
         match sender {
-            Some(file) => {
+            Sender::File(file) => {
                 let n = file.write(payload)?;
                 if n != payload.len() {
                     return Err(io::Error::other(format!("short write {n}")));
                 }
             }
-            None => {
+            Sender::Queue => {
                 for pid in pids {
                     rtsig::queue_signal(pid, self.signal)?;
                 }
             }
+            Sender::Eventfd(eventfd) => {
+                let mut word = [0u8; 8];
+                let n = payload.len().min(8);
+                word[..n].copy_from_slice(&payload[..n]);
+                self.board.message.store(
+                    u64::from_ne_bytes(word),
+                    std::sync::atomic::Ordering::Release,
+                );
+                eventfd.write(1)?;
+            }
         }
         Ok(())
+    }
+
+    /// Starts the one latency subscriber of a peer that waits without
+    /// signals (`epoll_wait` or io_uring) and its sender; the subscriber
+    /// records its wake-up in `arrival_ns[0]`, takes the message and
+    /// answers on `ack`.
+    fn start_waiter(&self, peer: Peer, ack: &Channel) -> io::Result<(Workers, Sender)> {
+        let eventfd = if peer == Peer::Eventfd {
+            Some(EventFd::from_flags(EfdFlags::EFD_NONBLOCK)?)
+        } else {
+            None
+        };
+        let ready = Channel::new()?;
+        let mut ready_tx = ready.write_end()?;
+        let mut ack_tx = ack.write_end()?;
+        let mut waiter = Workers::new("bench");
+        let path = self.path(peer);
+        let board = &*self.board;
+        let buffer_size = self.buffer_size;
+        let subscriber_cpu = self.subscriber_cpu;
+        let waiter_eventfd = eventfd.as_ref();
+        let waiter_path = path.clone();
+        waiter.start(move || {
+            pin_to(subscriber_cpu);
+            let path = waiter_path;
+            let mut body = || -> io::Result<()> {
+                let device = match peer {
+                    Peer::Eventfd => None,
+                    _ => Some(Device::open_with(&path, Access::Read, OFlag::O_NONBLOCK)?),
+                };
+                let mut buf = vec![0u8; buffer_size];
+                // What the writer sent: taken after each wake-up, as a
+                // real subscriber would.
+                let mut take = || -> io::Result<()> {
+                    match (&device, waiter_eventfd) {
+                        (Some(device), _) => {
+                            let _ = device.file_ref().read(&mut buf);
+                        }
+                        (None, Some(eventfd)) => {
+                            let _ = eventfd.read();
+                            let word = board.message.load(std::sync::atomic::Ordering::Acquire);
+                            buf[..8].copy_from_slice(&word.to_ne_bytes());
+                        }
+                        (None, None) => unreachable!("a waiter waits on a device or an eventfd"),
+                    }
+                    Ok(())
+                };
+                let mut answer = |board: &Board| -> io::Result<()> {
+                    board.arrival_ns[0].store(now_ns(), SeqCst);
+                    take()?;
+                    ack_tx.write_all(b"a")
+                };
+                if peer == Peer::AsyncnUring {
+                    let mut ring = PollRing::new()?;
+                    let device = device.as_ref().expect("the uring peer has a device");
+                    ready_tx.write_all(b"r")?;
+                    loop {
+                        let ready =
+                            ring.poll_once(device.file_ref().as_fd(), libc::POLLIN as u32)?;
+                        if ready & libc::POLLIN as u32 == 0 {
+                            return Err(io::Error::other(format!(
+                                "io_uring poll: mask {ready:#x}"
+                            )));
+                        }
+                        answer(board)?;
+                    }
+                }
+                let epoll = Epoll::new(EpollCreateFlags::empty())?;
+                match (&device, waiter_eventfd) {
+                    (Some(device), _) => {
+                        epoll.add(device.file_ref(), EpollEvent::new(EpollFlags::EPOLLIN, 0))?
+                    }
+                    (None, Some(eventfd)) => {
+                        epoll.add(eventfd, EpollEvent::new(EpollFlags::EPOLLIN, 0))?
+                    }
+                    (None, None) => unreachable!("a waiter waits on a device or an eventfd"),
+                }
+                ready_tx.write_all(b"r")?;
+                let mut events = [EpollEvent::empty()];
+                loop {
+                    if epoll.wait(&mut events, EpollTimeout::NONE)? > 0 {
+                        if !events[0].events().contains(EpollFlags::EPOLLIN) {
+                            return Err(io::Error::other(format!(
+                                "epoll: events {:?}",
+                                events[0].events()
+                            )));
+                        }
+                        answer(board)?;
+                    }
+                }
+            };
+            match body() {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("bench: {} subscriber: {e}", peer.name());
+                    1
+                }
+            }
+        })?;
+        read_timeout(&mut ready.receiver(), &mut [0], Duration::from_secs(30))?;
+        let sender = match eventfd {
+            Some(eventfd) => Sender::Eventfd(eventfd),
+            None => Sender::File(std::fs::OpenOptions::new().write(true).open(&path)?),
+        };
+        Ok((waiter, sender))
     }
 }
 
 /// Starts a process that keeps the FIFO drained (pipe peer: a writer must
 /// not fill it); dropping the returned `Workers` kills it.
-fn start_drainer() -> io::Result<Workers> {
+fn start_drainer(cpu: usize) -> io::Result<Workers> {
     let mut drainer = Workers::new("bench FIFO drainer");
     drainer.start(|| {
-        pin_to(SUBSCRIBER_CPU);
+        pin_to(cpu);
         // Read-write: a FIFO reader that is also a writer never sees
         // end-of-file when the measuring writers close.
         let Ok(mut fifo) = std::fs::OpenOptions::new()
@@ -295,6 +534,14 @@ fn start_drainer() -> io::Result<Workers> {
         }
     }
     Err(io::Error::other("the FIFO drainer did not start"))
+}
+
+/// The `SLOWEST` slowest of `samples`, slowest first.
+fn slowest(samples: &[Sample]) -> Vec<Sample> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(|a, b| b.us.total_cmp(&a.us));
+    sorted.truncate(SLOWEST);
+    sorted
 }
 
 /// All samples of one figure for one peer.
@@ -333,9 +580,19 @@ pub fn run(
             .into());
         }
     }
+    // The hotplug helper's processes for the modules just loaded (one per
+    // event under mdev) would otherwise run in the first samples' time.
+    let settled = Instant::now();
+    crate::module::settle().map_err(|e| format!("waiting for the hotplug helper: {e}"))?;
+    println!(
+        "# bench: hotplug helper settled in {} ms",
+        settled.elapsed().as_millis()
+    );
     let _ = std::fs::remove_file(FIFO);
     nix::unistd::mkfifo(FIFO, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
     rtsig::raise_pending_limit();
+    let subscriber_cpu = pin_to(options.subscriber_cpu);
+    pin_to(0);
     let bench = Bench {
         asyncn: first_device.to_owned(),
         c: options.c_device.clone(),
@@ -343,20 +600,42 @@ pub fn run(
         options,
         board: Shared::new()?,
         signal: rtsig::rt_signal(7),
+        trace: if options.trace {
+            Some(Trace::open()?)
+        } else {
+            None
+        },
+        subscriber_cpu,
+        order_seed: crate::rng::fresh_seed(),
     };
+    // Each asyncn peer has a device of its own: a write to one wakes no
+    // other peer's subscriber.
+    let devices = [Peer::Asyncn, Peer::AsyncnEpoll, Peer::AsyncnUring].map(|p| bench.path(p));
+    if devices[1..].contains(&devices[0]) || devices[1] == devices[2] {
+        return Err(format!("the asyncn peers need three devices, got {devices:?}").into());
+    }
+    for path in &devices {
+        if !path.exists() {
+            return Err(format!(
+                "{} does not exist (load asyncn with devices=3 or more)",
+                path.display()
+            )
+            .into());
+        }
+    }
     // The floor's subscriber learns of its signals the same way.
     rtsig::block(bench.signal)?;
-    pin_to(0);
-    let _drainer = start_drainer()?;
+    println!("# bench: the writer runs on CPU 0, the subscribers on CPU {subscriber_cpu}");
+    let _drainer = start_drainer(subscriber_cpu)?;
 
-    let mut latency = vec![Series::default(); 4];
-    let mut throughput = vec![vec![Series::default(); 4]; FANOUT.len()];
-    let mut last_of = vec![vec![Series::default(); 4]; LAST_OF.len()];
-    let mut reads = vec![Series::default(); 4];
+    let mut latency: Vec<Vec<Sample>> = vec![Vec::new(); PEERS.len()];
+    let mut throughput = vec![vec![Series::default(); PEERS.len()]; FANOUT.len()];
+    let mut last_of = vec![vec![Series::default(); PEERS.len()]; LAST_OF.len()];
+    let mut reads = vec![Series::default(); PEERS.len()];
     for round in 1..=options.rounds {
         println!("# bench: round {round} of {}", options.rounds);
-        for (peer, samples) in bench.latency()?.into_iter().enumerate() {
-            latency[peer].0.extend(samples);
+        for (peer, samples) in bench.latency(round)?.into_iter().enumerate() {
+            latency[peer].extend(samples);
         }
         for (i, &n) in FANOUT.iter().enumerate() {
             for (peer, rate) in bench.throughput(n)?.into_iter().enumerate() {
@@ -368,31 +647,37 @@ pub fn run(
                 last_of[i][peer].0.extend(samples);
             }
         }
-        for peer in [Peer::Asyncn, Peer::C, Peer::Pipe] {
-            let rate = bench
-                .read_throughput(peer)
-                .map_err(context("write+read", peer))?;
-            reads[peer as usize].0.push(rate);
+        let peers = [Peer::Asyncn, Peer::C, Peer::Pipe];
+        for (peer, rate) in peers.iter().zip(bench.read_throughput(&peers)?) {
+            reads[*peer as usize].0.push(rate);
         }
     }
     let _ = std::fs::remove_file(FIFO);
 
     let mut json = String::from("{\n");
     json += &format!(
-        "  \"rounds\": {}, \"samples\": {}, \"window_ms\": {}, \"buffer_size\": {buffer_size},\n  \"kernel\": {:?}, \"machine\": {:?},\n",
+        "  \"rounds\": {}, \"samples\": {}, \"window_ms\": {}, \"buffer_size\": {buffer_size},\n  \"kernel\": {:?}, \"machine\": {:?}, \"writer_cpu\": 0, \"subscriber_cpu\": {subscriber_cpu},\n  \"warmup\": {}, \"fixed_order\": {}, \"trace\": {}, \"cpus\": {}, \"order_seed\": {},\n",
         options.rounds,
         options.samples,
         options.window.as_millis(),
         uname_field(|u| u.release()),
         uname_field(|u| u.machine()),
+        options.warmup,
+        options.fixed_order,
+        options.trace,
+        online_cpus(),
+        bench.order_seed,
     );
-    let peers = |f: &dyn Fn(usize) -> String| -> String {
-        Peer::all()
+    // {"peer": f(peer), ...} over the peers of a figure.
+    let peers_of = |peers: &[Peer], f: &dyn Fn(usize) -> String| -> String {
+        peers
             .iter()
             .map(|&p| format!("\"{}\": {}", p.name(), f(p as usize)))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let peers = |f: &dyn Fn(usize) -> String| peers_of(&Peer::signalling(), f);
+    let all_peers = |f: &dyn Fn(usize) -> String| peers_of(&Peer::all(), f);
     let num = |x: f64| {
         if x.is_finite() {
             format!("{x:.3}")
@@ -401,9 +686,17 @@ pub fn run(
         }
     };
     json += &format!(
+        "  \"peers\": [{}],\n",
+        PEERS.map(|p| format!("{p:?}")).join(", ")
+    );
+    let latency_us: Vec<Series> = latency
+        .iter()
+        .map(|samples| Series(samples.iter().map(|s| s.us).collect()))
+        .collect();
+    json += &format!(
         "  \"latency_us\": {{ {} }},\n",
-        peers(&|p| {
-            let s = &latency[p];
+        all_peers(&|p| {
+            let s = &latency_us[p];
             format!(
                 "{{\"p50\": {}, \"p99\": {}, \"p99.9\": {}, \"max\": {}, \"n\": {}}}",
                 num(s.quantile(0.5)),
@@ -413,6 +706,42 @@ pub fn run(
                 s.0.len()
             )
         })
+    );
+    // Every sample, in the order taken (the report's CDFs), to 0.1 us.
+    json += &format!(
+        "  \"latency_samples_us\": {{\n{}\n  }},\n",
+        Peer::all()
+            .iter()
+            .map(|&p| format!(
+                "    \"{}\": [{}]",
+                p.name(),
+                latency[p as usize]
+                    .iter()
+                    .map(|s| format!("{:.1}", s.us))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    json += &format!(
+        "  \"slowest\": {{\n{}\n  }},\n",
+        Peer::all()
+            .iter()
+            .map(|&p| format!(
+                "    \"{}\": [{}]",
+                p.name(),
+                slowest(&latency[p as usize])
+                    .iter()
+                    .map(|s| format!(
+                        "{{\"us\": {:.1}, \"write_us\": {:.1}, \"round\": {}, \"sample\": {}}}",
+                        s.us, s.write_us, s.round, s.in_turn
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .collect::<Vec<_>>()
+            .join(",\n")
     );
     // {"N": {peer: median, ...}, ...} for a figure measured at several N.
     let by_n = |ns: &[usize], series: &[Vec<Series>]| -> String {
@@ -441,6 +770,23 @@ fn context(figure: &'static str, peer: Peer) -> impl Fn(io::Error) -> io::Error 
     move |e| io::Error::new(e.kind(), format!("{figure}, peer {}: {e}", peer.name()))
 }
 
+/// The CPUs the system has online (`/sys/devices/system/cpu/online`, e.g.
+/// "0-1"); 0 when unknown.
+fn online_cpus() -> usize {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    text.trim()
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(|range| match range.split_once('-') {
+            Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+                (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                _ => 0,
+            },
+            None => usize::from(range.parse::<usize>().is_ok()),
+        })
+        .sum()
+}
+
 fn uname_field(f: impl Fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr) -> String {
     nix::sys::utsname::uname()
         .map(|u| f(&u).to_string_lossy().into_owned())
@@ -448,32 +794,95 @@ fn uname_field(f: impl Fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr) -> S
 }
 
 impl Bench<'_> {
-    /// Latency samples in microseconds for every peer: one subscriber
-    /// each, one write at a time, the peers taking turns every
-    /// `LATENCY_BLOCK` samples.
-    fn latency(&self) -> io::Result<Vec<Vec<f64>>> {
+    /// Latency samples of every peer: one subscriber each, one write at a
+    /// time. The peers take turns of `LATENCY_BLOCK` recorded samples,
+    /// each turn after `warmup` unrecorded ones, in an order shuffled anew
+    /// for each cycle of turns (unless `fixed_order`), after
+    /// one unrecorded cycle: neither what the first samples of freshly
+    /// forked processes cost (copy-on-write faults, code the emulator has
+    /// not translated yet) nor what the first samples after a switch of
+    /// peers cost (what the previous peer's processes evicted) is charged
+    /// to whichever peer happens to come first.
+    fn latency(&self, round: u32) -> io::Result<Vec<Vec<Sample>>> {
         let mut peers = Vec::new();
         for peer in Peer::all() {
             let ack = Channel::new()?;
-            let subscribers = self
-                .start(peer, 1, Wait::Signals, Some(&ack))
-                .map_err(context("latency", peer))?;
-            let sender = self.sender(peer).map_err(context("latency", peer))?;
+            let (subscribers, sender) = match peer {
+                Peer::AsyncnEpoll | Peer::Eventfd | Peer::AsyncnUring => {
+                    self.start_waiter(peer, &ack)
+                }
+                _ => self
+                    .start(peer, 1, Wait::Signals, Some(&ack))
+                    .and_then(|subscribers| Ok((subscribers, self.sender(peer)?))),
+            }
+            .map_err(context("latency", peer))?;
             peers.push((peer, subscribers, ack.receiver(), sender));
         }
-        let mut samples = vec![Vec::with_capacity(self.options.samples as usize); peers.len()];
+        let mut samples: Vec<Vec<Sample>> = (0..PEERS.len())
+            .map(|_| Vec::with_capacity(self.options.samples as usize))
+            .collect();
         let payload = [0x42u8; 8];
-        for _ in 0..self.options.samples.div_ceil(LATENCY_BLOCK) {
-            for (i, (peer, subscribers, ack_rx, sender)) in peers.iter_mut().enumerate() {
-                for _ in 0..LATENCY_BLOCK {
-                    let sent = now_ns();
-                    self.notify(sender, subscribers.running(), &payload)
-                        .and_then(|()| read_timeout(ack_rx, &mut [0], Duration::from_secs(5)))
-                        .map_err(context("latency", *peer))?;
-                    let at = self.board.arrival_ns[0].load(SeqCst);
-                    samples[i].push(at.saturating_sub(sent) as f64 / 1e3);
+        let turn = self.options.warmup + LATENCY_BLOCK;
+        let count = peers.len();
+        let cycles = self.options.samples.div_ceil(LATENCY_BLOCK) as usize;
+        // Cycle 0 is the unrecorded one (none with the old method).
+        let first_cycle = usize::from(self.options.fixed_order);
+        for cycle in first_cycle..=cycles {
+            // A shuffled order per cycle, so that no peer always follows
+            // the same one.
+            let mut order: Vec<usize> = (0..count).collect();
+            if !self.options.fixed_order {
+                let seed = Rng::derive(self.order_seed, u64::from(round));
+                let mut rng = Rng::new(Rng::derive(seed, cycle as u64));
+                for i in (1..count).rev() {
+                    order.swap(i, rng.index(i + 1));
                 }
             }
+            let recorded = cycle > 0 || self.options.fixed_order;
+            for k in order {
+                let (peer, subscribers, ack_rx, sender) = &mut peers[k];
+                for in_turn in 0..turn {
+                    // Traced: the recorded samples, after a mark naming them.
+                    if let Some(trace) = self.trace.as_ref().filter(|_| recorded) {
+                        if in_turn == self.options.warmup {
+                            // On first: a mark is only kept while tracing.
+                            trace.switch(true)?;
+                            trace.mark(&format!(
+                                "asyncn-bench: round {round}, {} from here",
+                                peer.name()
+                            ))?;
+                        } else if in_turn == 0 {
+                            trace.switch(false)?;
+                        }
+                    }
+                    let sent = now_ns();
+                    self.notify(sender, subscribers.running(), &payload)
+                        .map_err(context("latency", *peer))?;
+                    let written = now_ns();
+                    read_timeout(ack_rx, &mut [0], Duration::from_secs(5))
+                        .map_err(context("latency", *peer))?;
+                    let at = self.board.arrival_ns[0].load(SeqCst);
+                    // An arrival before the write is an answer to an earlier
+                    // one: the samples would be wrong from here on.
+                    if at < sent {
+                        return Err(io::Error::other(format!(
+                            "latency, peer {}: the subscriber answered a write it had not seen",
+                            peer.name()
+                        )));
+                    }
+                    if recorded && in_turn >= self.options.warmup {
+                        samples[*peer as usize].push(Sample {
+                            us: at.saturating_sub(sent) as f64 / 1e3,
+                            write_us: written.saturating_sub(sent) as f64 / 1e3,
+                            round,
+                            in_turn,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(trace) = &self.trace {
+            trace.switch(false)?;
         }
         Ok(samples)
     }
@@ -483,7 +892,7 @@ impl Bench<'_> {
     /// take turns in `SLICES` slices of the window.
     fn throughput(&self, n: usize) -> io::Result<Vec<Option<f64>>> {
         let mut peers = Vec::new();
-        for peer in Peer::all() {
+        for peer in Peer::signalling() {
             if peer == Peer::Floor && n == 0 {
                 continue;
             }
@@ -518,11 +927,11 @@ impl Bench<'_> {
     /// Like `notify`, but the floor sends the subscribers' plain `SIGIO`.
     fn notify_idle(
         &self,
-        sender: &mut Option<File>,
+        sender: &mut Sender,
         pids: impl Iterator<Item = Pid>,
         payload: &[u8],
     ) -> io::Result<()> {
-        if sender.is_some() {
+        if !matches!(sender, Sender::Queue) {
             return self.notify(sender, pids, payload);
         }
         for pid in pids {
@@ -535,7 +944,7 @@ impl Bench<'_> {
     /// its signal, for each peer; the peers take turns sample by sample.
     fn last_of(&self, n: usize) -> io::Result<Vec<Vec<f64>>> {
         let mut peers = Vec::new();
-        for peer in Peer::all() {
+        for peer in Peer::signalling() {
             let subscribers = self
                 .start(peer, n, Wait::Signals, None)
                 .map_err(context("last of N", peer))?;
@@ -571,34 +980,50 @@ impl Bench<'_> {
         Ok(samples)
     }
 
-    /// Pairs of (write, read of `buffer_size` bytes) per second; the pipe
-    /// peer uses a pipe of its own (the FIFO has a drainer).
-    fn read_throughput(&self, peer: Peer) -> io::Result<f64> {
-        let (mut writer, mut reader) = if peer == Peer::Pipe {
-            let (read, write) = nix::unistd::pipe()?;
-            (File::from(write), File::from(read))
-        } else {
-            let writer = self
-                .sender(peer)?
-                .ok_or_else(|| io::Error::other("no sender"))?;
-            let reader = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(self.path(peer))?;
-            (writer, reader)
-        };
+    /// Pairs of (write, read of `buffer_size` bytes) per second of each of
+    /// `peers`, taking turns in `SLICES` slices of the window like the
+    /// write+notify figures; the pipe peer uses a pipe of its own (the
+    /// FIFO has a drainer).
+    fn read_throughput(&self, peers: &[Peer]) -> io::Result<Vec<f64>> {
+        let mut ends = Vec::new();
+        for &peer in peers {
+            let (writer, reader) = if peer == Peer::Pipe {
+                let (read, write) = nix::unistd::pipe()?;
+                (File::from(write), File::from(read))
+            } else {
+                let Sender::File(writer) = self.sender(peer)? else {
+                    return Err(io::Error::other("no device to write"));
+                };
+                let reader = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(self.path(peer))?;
+                (writer, reader)
+            };
+            ends.push((peer, writer, reader, 0u64, Duration::ZERO));
+        }
         let payload = vec![0x42u8; self.buffer_size];
         let mut buf = vec![0u8; self.buffer_size];
-        let start = Instant::now();
-        let mut pairs = 0u64;
-        while start.elapsed() < self.options.window {
-            for _ in 0..16 {
-                writer.write_all(&payload)?;
-                reader.read_exact(&mut buf)?;
+        let slice = self.options.window / SLICES;
+        for _ in 0..SLICES {
+            for (peer, writer, reader, pairs, spent) in ends.iter_mut() {
+                let start = Instant::now();
+                while start.elapsed() < slice {
+                    for _ in 0..16 {
+                        writer
+                            .write_all(&payload)
+                            .and_then(|()| reader.read_exact(&mut buf))
+                            .map_err(context("write+read", *peer))?;
+                    }
+                    *pairs += 16;
+                }
+                *spent += start.elapsed();
             }
-            pairs += 16;
         }
-        Ok(pairs as f64 / start.elapsed().as_secs_f64())
+        Ok(ends
+            .iter()
+            .map(|(_, _, _, pairs, spent)| *pairs as f64 / spent.as_secs_f64())
+            .collect())
     }
 }
 

@@ -105,16 +105,38 @@ struct BenchArgs {
     rounds: u32,
 
     /// Latency samples per peer and round.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
     samples: u32,
 
     /// Length of each throughput measurement, e.g. 300ms.
-    #[arg(long, value_parser = parse_duration, default_value = "300ms")]
+    #[arg(long, value_parser = parse_duration, default_value = "600ms")]
     window: Duration,
 
     /// The C baseline's first device node.
     #[arg(long, default_value = "/dev/asyncnc0")]
     c_device: PathBuf,
+
+    /// Unrecorded latency samples at the start of each peer's turn.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    warmup: u32,
+
+    /// The method before: latency turns in one fixed order (asyncn first,
+    /// every cycle recorded) instead of an order shuffled per cycle after an
+    /// unrecorded cycle; with `--warmup 0`, how the tail was charged to
+    /// asyncn.
+    #[arg(long)]
+    fixed_order: bool,
+
+    /// Switch ftrace on (tracefs `tracing_on`) for the recorded latency
+    /// samples and mark each peer's turn in the trace; the tracer itself
+    /// is set up by the caller (make bench FLAVOUR=trace).
+    #[arg(long)]
+    trace: bool,
+
+    /// The CPU every subscriber runs on (the writer runs on CPU 0); CPU 0
+    /// when the system has no such CPU.
+    #[arg(long, default_value_t = 0)]
+    subscriber_cpu: usize,
 }
 
 #[derive(Args, Debug)]
@@ -310,6 +332,10 @@ fn run_bench(ctx: &Context, args: &BenchArgs) -> ExitCode {
         samples: args.samples,
         window: args.window,
         c_device: args.c_device.clone(),
+        warmup: args.warmup,
+        fixed_order: args.fixed_order,
+        trace: args.trace,
+        subscriber_cpu: args.subscriber_cpu,
     };
     // The C baseline is a device like asyncn's: missing, it is exit 3.
     if !options.c_device.exists() {
