@@ -6,6 +6,8 @@
 #   PACE=2s                pause between the demo's writes
 #   GUEST_TIMEOUT=300      seconds a guest may run
 #   FLAVOUR=debug          kernel with lockdep, KASAN, KFENCE, kmemleak (Clang)
+#   FLAVOUR=trace          make bench: kernel with ftrace's function-graph tracer;
+#                          where the slowest writes spend their time
 #   BOARD=raspi3b          boot an SD card image on QEMU's Raspberry Pi 3 Model B
 #                          (flashed with bmaptool) instead of "virt" + initramfs
 #   INIT=systemd           that card with a Debian root: systemd and udev
@@ -14,6 +16,7 @@
 #   FAULTS=2               debug kernel: percent of driver allocations and user
 #                          copies failing in the second stress run
 #   ROUNDS=5               make bench: rounds (every peer measured in each)
+#   RUNS=3                 make bench: guest boots, reported across (median)
 #
 # `make test` without ARCH, KERNEL, BOARD or INIT runs the matrix arm64/6.12,
 # arm64/6.12 on raspi3b, arm64/7.3, arm/7.3 and arm64/6.12 debug; with any
@@ -21,7 +24,7 @@
 
 PACE ?= 2s
 SECONDS ?= 300
-export ARCH KERNEL LINUX_SRC BOARD INIT PACE SEED PROCS ROUNDS
+export ARCH KERNEL LINUX_SRC BOARD INIT PACE SEED PROCS ROUNDS RUNS
 # The clock of the step lines: seconds since this make started.
 export ASYNCN_T0 := $(shell date +%s)
 
@@ -33,7 +36,9 @@ help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
 	@echo "make test   run every check and print a summary"
 	@echo "make stress SECONDS=600  long stress + fuzz run on the debug kernel"
-	@echo "make bench  asyncn beside a C baseline, a pipe and sigqueue; table, JSON, plot"
+	@echo "make bench RUNS=3  asyncn beside its peers (C baseline, pipe, sigqueue, eventfd)"
+	@echo "            over RUNS boots: table, targets; build/bench/bench.json,"
+	@echo "            latency-cdf.{png,svg}, cost-per-write.{png,svg}"
 	@echo "make mutants  deliberate driver bugs (tests/mutants/) the guest suite must catch"
 	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
 	@echo "parts:      deps kernel module app initramfs card clean distclean"
@@ -60,7 +65,10 @@ stress: $(GUEST_IMAGE)
 	STRESS_SECONDS=$(SECONDS) FUZZ_SECONDS=$(SECONDS) \
 		FAULTS=$(if $(filter debug,$(FLAVOUR)),$(or $(FAULTS),2)) $(S)/run-guest.sh stress
 
-# Figures land in build/bench/ (bench.json, bench.svg).
+# RUNS guest boots (default 3), reported across runs with the targets of
+# scripts/bench-report.py (a miss fails); in build/bench/: run-<n>.log,
+# bench.json, latency-cdf.{png,svg}, cost-per-write.{png,svg}; with
+# FLAVOUR=trace also trace-<n>.txt and where the slow calls spent their time.
 bench: module app
 	$(S)/bench.sh
 

@@ -74,8 +74,8 @@ else
 	# Builds of this ARCH/KERNEL with other inputs are stale now.
 	for old in "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-"*; do
 		[ "$old" = "$KBUILD" ] && continue
-		# The default flavour's pattern also matches the debug builds.
-		if [ -z "$FLAVOUR" ] && [[ $old == "$BUILD/kernel/$ARCH-$KERNEL-debug-"* ]]; then continue; fi
+		# The default flavour's pattern also matches the other flavours' builds.
+		if [ -z "$FLAVOUR" ] && [[ $old == "$BUILD/kernel/$ARCH-$KERNEL-"@(debug|trace)-* ]]; then continue; fi
 		rm -rf "$old"
 	done
 fi

@@ -15,6 +15,8 @@ BUILD=${BUILD:-$TOP/build}
 ARCH=${ARCH:-arm64}
 KERNEL=${KERNEL:-}
 # FLAVOUR=debug: the kernel with lockdep, KASAN, KFENCE, kmemleak (Clang-built).
+# FLAVOUR=trace: the default kernel plus ftrace's function-graph tracer
+# (make bench: where the slowest writes spend their time).
 FLAVOUR=${FLAVOUR:-}
 # BOARD=virt: QEMU "virt" boots the kernel and an initramfs.
 # BOARD=raspi3b: QEMU's Raspberry Pi 3 Model B boots an SD card image
@@ -126,13 +128,15 @@ arch_setup() {
 	case "$FLAVOUR" in
 	"") ;;
 	debug) OUT=$OUT-debug ;;
-	*) die "unknown FLAVOUR=$FLAVOUR" "supported: debug" ;;
+	trace) OUT=$OUT-trace ;;
+	*) die "unknown FLAVOUR=$FLAVOUR" "supported: debug, trace" ;;
 	esac
 	# make mutants: each mutated driver's initramfs and guest log apart.
 	OUT=${ASYNCN_OUT:-$OUT}
 	# The guest's QEMU command line, less what it boots (-kernel, -initrd,
 	# -append): run-guest.sh boots it, check-guest-devices.sh inspects it.
-	QEMU_GUEST=("${QEMU[@]}" "${QEMU_DEVICES[@]}" -smp 2 -m 512 -no-reboot)
+	# GUEST_CPUS: make bench boots one (see bench.sh).
+	QEMU_GUEST=("${QEMU[@]}" "${QEMU_DEVICES[@]}" -smp "${GUEST_CPUS:-2}" -m 512 -no-reboot)
 	board_setup
 	export ARCH KARCH CROSS_COMPILE KERNEL BOARD INIT
 }
@@ -284,6 +288,8 @@ kernel_fragments() {
 	elif [ "$ARCH" = arm64 ]; then
 		printf '%s\n' "$TOP/config/raspi3b.cfg" "$TOP/config/systemd.cfg"
 	fi
+	# The trace flavour: the default kernel and the tracer.
+	if [ "$FLAVOUR" = trace ]; then printf '%s\n' "$TOP/config/trace.cfg"; fi
 }
 
 # Device trees built with the kernel (paths under arch/$KARCH/boot/dts/).
@@ -299,11 +305,13 @@ kernel_llvm() {
 
 # Where the configured and built kernel of this ARCH/KERNEL lives.
 kernel_build_dir() {
-	local key
+	local key clang=()
+	# Clang builds the debug flavour only (trace: GCC, like the default).
+	[ "$FLAVOUR" = debug ] && clang=("$(clang-"$LLVM_VERSION" --version 2>/dev/null | head -n1)")
 	key=$(content_key "$KERNEL_PKG $(kernel_pkg_version)" ${LIBCLANG_PATH:+"$LIBCLANG_PATH"} \
 		"$ARCH" "$(rustc --version)" "$(bindgen --version 2>/dev/null || true)" \
 		"$("${CROSS_COMPILE}gcc" --version 2>/dev/null | head -n1)" $(kernel_llvm) \
-		${FLAVOUR:+"$(clang-$LLVM_VERSION --version 2>/dev/null | head -n1)"} $(kernel_fragments))
+		"${clang[@]}" $(kernel_fragments))
 	printf '%s\n' "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-$key"
 }
 

@@ -7,7 +7,8 @@
 # STRESS_SECONDS, FUZZ_SECONDS, SEED, PROCS: the random runs in the guest
 # (see asyncn-test stress --help); GUEST_TIMEOUT grows with them. FAULTS
 # (percent, debug kernels): a second stress run under fault injection.
-# ROUNDS: rounds of the benchmark.
+# ROUNDS: rounds of the benchmark; BENCH_ARGS: more asyncn-test bench
+# options (e.g. "--fixed-order --warmup 0").
 #
 # The console is streamed to the terminal and saved to
 # build/<arch>/guest-<mode>.log (the card's: in its directory). The run fails on a timeout, a kernel
@@ -20,7 +21,7 @@ stress=${STRESS_SECONDS:-0}
 fuzz=${FUZZ_SECONDS:-0}
 timeout=${GUEST_TIMEOUT:-$((300 + 2 * (stress + fuzz) ${FAULTS:++ 2 * stress}))}
 pace=${PACE:-0}
-random_runs="asyncn_stress=$stress asyncn_fuzz=$fuzz${SEED:+ asyncn_seed=$SEED}${PROCS:+ asyncn_procs=$PROCS}${FAULTS:+ asyncn_faults=$FAULTS}${ROUNDS:+ asyncn_rounds=$ROUNDS}"
+random_runs="asyncn_stress=$stress asyncn_fuzz=$fuzz${SEED:+ asyncn_seed=$SEED}${PROCS:+ asyncn_procs=$PROCS}${FAULTS:+ asyncn_faults=$FAULTS}${ROUNDS:+ asyncn_rounds=$ROUNDS}${BENCH_ARGS:+ asyncn_bench_args=${BENCH_ARGS// /,}}"
 # loglevel=5 keeps boot chatter off the console but shows warnings and
 # errors (WARN, BUG and Oops print at level 4 and above).
 loop_args="panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}"
