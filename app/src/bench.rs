@@ -707,42 +707,35 @@ pub fn run(
             )
         })
     );
+    // {"peer": [item, ...], ...} over every peer, a line each.
+    let per_peer = |key: &str, items: &dyn Fn(&[Sample]) -> Vec<String>| -> String {
+        let lines: Vec<String> = Peer::all()
+            .iter()
+            .map(|&p| {
+                format!(
+                    "    \"{}\": [{}]",
+                    p.name(),
+                    items(&latency[p as usize]).join(",")
+                )
+            })
+            .collect();
+        format!("  \"{key}\": {{\n{}\n  }},\n", lines.join(",\n"))
+    };
     // Every sample, in the order taken (the report's CDFs), to 0.1 us.
-    json += &format!(
-        "  \"latency_samples_us\": {{\n{}\n  }},\n",
-        Peer::all()
+    json += &per_peer("latency_samples_us", &|samples| {
+        samples.iter().map(|s| format!("{:.1}", s.us)).collect()
+    });
+    json += &per_peer("slowest", &|samples| {
+        slowest(samples)
             .iter()
-            .map(|&p| format!(
-                "    \"{}\": [{}]",
-                p.name(),
-                latency[p as usize]
-                    .iter()
-                    .map(|s| format!("{:.1}", s.us))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ))
-            .collect::<Vec<_>>()
-            .join(",\n")
-    );
-    json += &format!(
-        "  \"slowest\": {{\n{}\n  }},\n",
-        Peer::all()
-            .iter()
-            .map(|&p| format!(
-                "    \"{}\": [{}]",
-                p.name(),
-                slowest(&latency[p as usize])
-                    .iter()
-                    .map(|s| format!(
-                        "{{\"us\": {:.1}, \"write_us\": {:.1}, \"round\": {}, \"sample\": {}}}",
-                        s.us, s.write_us, s.round, s.in_turn
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .collect::<Vec<_>>()
-            .join(",\n")
-    );
+            .map(|s| {
+                format!(
+                    "{{\"us\": {:.1}, \"write_us\": {:.1}, \"round\": {}, \"sample\": {}}}",
+                    s.us, s.write_us, s.round, s.in_turn
+                )
+            })
+            .collect()
+    });
     // {"N": {peer: median, ...}, ...} for a figure measured at several N.
     let by_n = |ns: &[usize], series: &[Vec<Series>]| -> String {
         ns.iter()
@@ -900,28 +893,47 @@ impl Bench<'_> {
                 .start(peer, n, Wait::Idle, None)
                 .map_err(context("throughput", peer))?;
             let sender = self.sender(peer).map_err(context("throughput", peer))?;
-            peers.push((peer, subscribers, sender, 0u64, Duration::ZERO));
+            peers.push((peer, subscribers, sender));
         }
         let payload = [0x42u8; 64];
+        let per_s = self.rates_in_slices(&mut peers, |(peer, subscribers, sender)| {
+            self.notify_idle(sender, subscribers.running(), &payload)
+                .map_err(context("throughput", *peer))
+        })?;
+        let mut rates = vec![None; PEERS.len()];
+        for ((peer, _, _), rate) in peers.iter().zip(per_s) {
+            rates[*peer as usize] = Some(rate);
+        }
+        Ok(rates)
+    }
+
+    /// Operations per second of each of `peers`: `op` repeated for each
+    /// peer in turn, in `SLICES` slices of the window, so that drift meets
+    /// every peer alike.
+    fn rates_in_slices<T>(
+        &self,
+        peers: &mut [T],
+        mut op: impl FnMut(&mut T) -> io::Result<()>,
+    ) -> io::Result<Vec<f64>> {
+        let mut done = vec![(0u64, Duration::ZERO); peers.len()];
         let slice = self.options.window / SLICES;
         for _ in 0..SLICES {
-            for (peer, subscribers, sender, writes, spent) in peers.iter_mut() {
+            for (peer, (ops, spent)) in peers.iter_mut().zip(done.iter_mut()) {
                 let start = Instant::now();
                 while start.elapsed() < slice {
+                    // Batches: the clock is read once per 16 operations.
                     for _ in 0..16 {
-                        self.notify_idle(sender, subscribers.running(), &payload)
-                            .map_err(context("throughput", *peer))?;
+                        op(peer)?;
                     }
-                    *writes += 16;
+                    *ops += 16;
                 }
                 *spent += start.elapsed();
             }
         }
-        let mut rates = vec![None; PEERS.len()];
-        for (peer, _, _, writes, spent) in &peers {
-            rates[*peer as usize] = Some(*writes as f64 / spent.as_secs_f64());
-        }
-        Ok(rates)
+        Ok(done
+            .iter()
+            .map(|(ops, spent)| *ops as f64 / spent.as_secs_f64())
+            .collect())
     }
 
     /// Like `notify`, but the floor sends the subscribers' plain `SIGIO`.
@@ -987,10 +999,11 @@ impl Bench<'_> {
     fn read_throughput(&self, peers: &[Peer]) -> io::Result<Vec<f64>> {
         let mut ends = Vec::new();
         for &peer in peers {
-            let (writer, reader) = if peer == Peer::Pipe {
-                let (read, write) = nix::unistd::pipe()?;
-                (File::from(write), File::from(read))
-            } else {
+            let open = || -> io::Result<(File, File)> {
+                if peer == Peer::Pipe {
+                    let (read, write) = nix::unistd::pipe()?;
+                    return Ok((File::from(write), File::from(read)));
+                }
                 let Sender::File(writer) = self.sender(peer)? else {
                     return Err(io::Error::other("no device to write"));
                 };
@@ -998,32 +1011,19 @@ impl Bench<'_> {
                     .read(true)
                     .custom_flags(libc::O_NONBLOCK)
                     .open(self.path(peer))?;
-                (writer, reader)
+                Ok((writer, reader))
             };
-            ends.push((peer, writer, reader, 0u64, Duration::ZERO));
+            let (writer, reader) = open().map_err(context("write+read", peer))?;
+            ends.push((peer, writer, reader));
         }
         let payload = vec![0x42u8; self.buffer_size];
         let mut buf = vec![0u8; self.buffer_size];
-        let slice = self.options.window / SLICES;
-        for _ in 0..SLICES {
-            for (peer, writer, reader, pairs, spent) in ends.iter_mut() {
-                let start = Instant::now();
-                while start.elapsed() < slice {
-                    for _ in 0..16 {
-                        writer
-                            .write_all(&payload)
-                            .and_then(|()| reader.read_exact(&mut buf))
-                            .map_err(context("write+read", *peer))?;
-                    }
-                    *pairs += 16;
-                }
-                *spent += start.elapsed();
-            }
-        }
-        Ok(ends
-            .iter()
-            .map(|(_, _, _, pairs, spent)| *pairs as f64 / spent.as_secs_f64())
-            .collect())
+        self.rates_in_slices(&mut ends, |(peer, writer, reader)| {
+            writer
+                .write_all(&payload)
+                .and_then(|()| reader.read_exact(&mut buf))
+                .map_err(context("write+read", *peer))
+        })
     }
 }
 
