@@ -211,6 +211,21 @@ enum Sender {
     Eventfd(EventFd),
 }
 
+/// What a latency subscriber without signals waits on.
+enum Waited<'a> {
+    Device(Device),
+    Eventfd(&'a EventFd),
+}
+
+impl AsFd for Waited<'_> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Waited::Device(device) => device.file_ref().as_fd(),
+            Waited::Eventfd(eventfd) => eventfd.as_fd(),
+        }
+    }
+}
+
 /// One latency sample: microseconds from before the write to the
 /// subscriber's wake-up, how long the write call took, and where in the
 /// run it was taken.
@@ -415,62 +430,48 @@ impl Bench<'_> {
         let buffer_size = self.buffer_size;
         let subscriber_cpu = self.subscriber_cpu;
         let waiter_eventfd = eventfd.as_ref();
-        let waiter_path = path.clone();
         waiter.start(move || {
             pin_to(subscriber_cpu);
-            let path = waiter_path;
             let mut body = || -> io::Result<()> {
-                let device = match peer {
-                    Peer::Eventfd => None,
-                    _ => Some(Device::open_with(&path, Access::Read, OFlag::O_NONBLOCK)?),
+                // What the subscriber waits on: its device, or the eventfd.
+                let source = match waiter_eventfd {
+                    Some(eventfd) => Waited::Eventfd(eventfd),
+                    None => {
+                        Waited::Device(Device::open_with(&path, Access::Read, OFlag::O_NONBLOCK)?)
+                    }
                 };
                 let mut buf = vec![0u8; buffer_size];
-                // What the writer sent: taken after each wake-up, as a
-                // real subscriber would.
-                let mut take = || -> io::Result<()> {
-                    match (&device, waiter_eventfd) {
-                        (Some(device), _) => {
+                // After each wake-up: the time, the message (as a real
+                // subscriber would take it), the answer.
+                let mut answer = || -> io::Result<()> {
+                    board.arrival_ns[0].store(now_ns(), SeqCst);
+                    match &source {
+                        Waited::Device(device) => {
                             let _ = device.file_ref().read(&mut buf);
                         }
-                        (None, Some(eventfd)) => {
+                        Waited::Eventfd(eventfd) => {
                             let _ = eventfd.read();
                             let word = board.message.load(std::sync::atomic::Ordering::Acquire);
                             buf[..8].copy_from_slice(&word.to_ne_bytes());
                         }
-                        (None, None) => unreachable!("a waiter waits on a device or an eventfd"),
                     }
-                    Ok(())
-                };
-                let mut answer = |board: &Board| -> io::Result<()> {
-                    board.arrival_ns[0].store(now_ns(), SeqCst);
-                    take()?;
                     ack_tx.write_all(b"a")
                 };
                 if peer == Peer::AsyncnUring {
                     let mut ring = PollRing::new()?;
-                    let device = device.as_ref().expect("the uring peer has a device");
                     ready_tx.write_all(b"r")?;
                     loop {
-                        let ready =
-                            ring.poll_once(device.file_ref().as_fd(), libc::POLLIN as u32)?;
+                        let ready = ring.poll_once(source.as_fd(), libc::POLLIN as u32)?;
                         if ready & libc::POLLIN as u32 == 0 {
                             return Err(io::Error::other(format!(
                                 "io_uring poll: mask {ready:#x}"
                             )));
                         }
-                        answer(board)?;
+                        answer()?;
                     }
                 }
                 let epoll = Epoll::new(EpollCreateFlags::empty())?;
-                match (&device, waiter_eventfd) {
-                    (Some(device), _) => {
-                        epoll.add(device.file_ref(), EpollEvent::new(EpollFlags::EPOLLIN, 0))?
-                    }
-                    (None, Some(eventfd)) => {
-                        epoll.add(eventfd, EpollEvent::new(EpollFlags::EPOLLIN, 0))?
-                    }
-                    (None, None) => unreachable!("a waiter waits on a device or an eventfd"),
-                }
+                epoll.add(source.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 0))?;
                 ready_tx.write_all(b"r")?;
                 let mut events = [EpollEvent::empty()];
                 loop {
@@ -481,7 +482,7 @@ impl Bench<'_> {
                                 events[0].events()
                             )));
                         }
-                        answer(board)?;
+                        answer()?;
                     }
                 }
             };
@@ -496,7 +497,7 @@ impl Bench<'_> {
         read_timeout(&mut ready.receiver(), &mut [0], Duration::from_secs(30))?;
         let sender = match eventfd {
             Some(eventfd) => Sender::Eventfd(eventfd),
-            None => Sender::File(std::fs::OpenOptions::new().write(true).open(&path)?),
+            None => self.sender(peer)?,
         };
         Ok((waiter, sender))
     }
