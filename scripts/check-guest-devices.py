@@ -136,10 +136,11 @@ def main():
                 else:
                     drives.append(f"{blk['device'] or blk.get('qdev')} (empty)")
 
-            # Character devices: the serial console and this QMP socket only
-            # (no default monitor, parallel port or virtual console).
+            # Character devices: the serial console (its multiplexer and the
+            # stdio behind it) and this QMP socket only (no default monitor,
+            # parallel port or virtual console).
             chardevs = sorted(c["label"] for c in qmp.command("query-chardev"))
-            extra = [c for c in chardevs if c not in ("serial0", "compat_monitor0")]
+            extra = [c for c in chardevs if c not in ("serial0", "serial0-base", "compat_monitor0")]
             if extra:
                 problems.append(f"character devices besides the console: {', '.join(extra)}")
 

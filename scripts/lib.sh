@@ -63,7 +63,7 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 # VGA, monitor, parallel port, floppy or CD-ROM drive. What remains is the
 # board's own built-in devices; the guests use the CPU, RAM, interrupt
 # controller, timers and the one UART:
-#   arm64, arm  QEMU "virt": GIC, PL011 UART (the console, -serial stdio),
+#   arm64, arm  QEMU "virt": GIC, PL011 UART (the console, on stdio),
 #               and, unused, the PL031 RTC, PL061 GPIO with its power key,
 #               fw_cfg, two empty flash banks, an empty PCIe host bridge
 #               and 32 empty virtio-mmio slots. QEMU loads the kernel and
@@ -76,7 +76,12 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 # No network card, disk, display or USB. scripts/check-guest-devices.py
 # asks QEMU which devices a guest really has, and `make test` fails on any
 # of those.
-QEMU_DEVICES=(-nodefaults -display none -serial stdio -monitor none)
+#
+# The console is stdio through a multiplexer ("mux"), which reads the
+# escape Ctrl-A b on its input as a break on the serial line: the kernel's
+# SysRq, which run-guest.sh uses to have a guest that ran out of time print
+# its blocked tasks before it is killed.
+QEMU_DEVICES=(-nodefaults -display none -chardev stdio,id=serial0,mux=on -serial chardev:serial0 -monitor none)
 arch_setup() {
 	case "$ARCH" in
 	arm64)

@@ -12,7 +12,14 @@
 #
 # The console is streamed to the terminal and saved to
 # build/<arch>/guest-<mode>.log (the card's: in its directory). The run fails on a timeout, a kernel
-# Oops/BUG/WARNING/panic, or a missing "ASYNCN-GUEST-RESULT: PASS".
+# Oops/BUG/WARNING/panic or hung task, or a missing "ASYNCN-GUEST-RESULT: PASS".
+#
+# A hang is never silent. asyncn-test in the guest ends itself, with a
+# report of where its processes are, by asyncn_deadline (seconds of guest
+# uptime, DEADLINE_MARGIN before the host's timeout); a guest still running
+# SYSRQ_MARGIN seconds before the timeout is asked over the console for
+# its blocked tasks, every CPU's and every task's stack (SysRq w, l, t),
+# then killed at the timeout.
 . "$(dirname "$0")/lib.sh"
 arch_setup
 
@@ -21,10 +28,15 @@ stress=${STRESS_SECONDS:-0}
 fuzz=${FUZZ_SECONDS:-0}
 timeout=${GUEST_TIMEOUT:-$((300 + 2 * (stress + fuzz) ${FAULTS:++ 2 * stress}))}
 pace=${PACE:-0}
+DEADLINE_MARGIN=45
+SYSRQ_MARGIN=15
+# A short GUEST_TIMEOUT keeps half of it for the guest's own deadline.
+deadline=$((timeout - DEADLINE_MARGIN))
+((deadline >= timeout / 2)) || deadline=$((timeout / 2))
 random_runs="asyncn_stress=$stress asyncn_fuzz=$fuzz${SEED:+ asyncn_seed=$SEED}${PROCS:+ asyncn_procs=$PROCS}${FAULTS:+ asyncn_faults=$FAULTS}${ROUNDS:+ asyncn_rounds=$ROUNDS}${BENCH_ARGS:+ asyncn_bench_args=${BENCH_ARGS// /,}}"
 # loglevel=5 keeps boot chatter off the console but shows warnings and
 # errors (WARN, BUG and Oops print at level 4 and above).
-loop_args="panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}"
+loop_args="panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace asyncn_deadline=$deadline $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}"
 if [ "$BOARD" = virt ]; then
 	log=$OUT/guest-$mode.log
 	for f in "$OUT/Image" "$OUT/initramfs.cpio.gz"; do
@@ -70,17 +82,43 @@ fi
 
 step "booting $ARCH guest on $BOARD (${QEMU_GUEST[0]}, mode $mode, timeout ${timeout}s)"
 info "${QEMU_GUEST[*]} $shown"
+# The console's input: a FIFO that only the SysRq below writes to, open
+# here for reading and writing so that QEMU never reads its end.
+console_in=$(mktemp -u "${TMPDIR:-/tmp}/asyncn-console.XXXXXX")
+mkfifo -m 0600 "$console_in"
+exec 3<>"$console_in"
+rm -f "$console_in"
+# sysrq KEY: a break on the serial line (Ctrl-A b to QEMU's console
+# multiplexer), then KEY: the kernel runs SysRq KEY.
+sysrq() {
+	printf '\001b%s' "$1" >&3
+	sleep 2
+}
+sysrq_at=$((timeout - SYSRQ_MARGIN))
+(
+	trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+	sleep "$sysrq_at" &
+	sleeper=$!
+	wait "$sleeper"
+	info "the guest still runs after ${sysrq_at}s: SysRq 8 (console level), w (blocked tasks), l (CPUs), t (all tasks)"
+	for key in 8 w l t; do sysrq "$key"; done
+) &
+sysrq_watch=$!
 set +e
 timeout --foreground "$timeout" "${QEMU_GUEST[@]}" "${boot[@]}" \
-	</dev/null 2>&1 | tr -d '\r' | tee "$log"
+	<&3 2>&1 | tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
+kill "$sysrq_watch" 2>/dev/null
+wait "$sysrq_watch" 2>/dev/null
+exec 3>&-
 set -e
 
 problems=()
-[ "$status" = 124 ] && problems+=("the guest did not finish within ${timeout}s (GUEST_TIMEOUT)")
+[ "$status" = 124 ] && problems+=("the guest did not finish within ${timeout}s (GUEST_TIMEOUT); the log ends with its blocked tasks and stacks (from 'sysrq:')")
 # BUG: covers KASAN and KFENCE reports, WARNING: lockdep's; kmemleak's
-# come from the guest's scan (see guest-init).
-if grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:|unreferenced object' "$log" >"$log.kernel"; then
+# come from the guest's scan (see guest-init); "blocked for more than" is
+# the hung-task detector's.
+if grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:|unreferenced object|blocked for more than' "$log" >"$log.kernel"; then
 	problems+=("the kernel reported a problem:" "$(head -n 20 "$log.kernel")")
 fi
 if ! grep -q '^ASYNCN-GUEST-RESULT: PASS' "$log"; then

@@ -83,6 +83,13 @@ struct Cli {
     /// emulated reference target).
     #[arg(long, default_value_t = 1, global = true, value_parser = clap::value_parser!(u32).range(1..=100))]
     timeout_scale: u32,
+
+    /// End by this system uptime (seconds, as in /proc/uptime), whatever a
+    /// case's own watchdog allows: a watchdog that fires reports where the
+    /// program's processes, the hotplug helpers and every blocked task
+    /// are, then bails out. For a caller with a timeout of its own.
+    #[arg(long, value_name = "UPTIME", global = true)]
+    deadline: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +103,10 @@ enum Command {
     /// Latency, throughput and fan-out of asyncn beside the C baseline
     /// module, a pipe with O_ASYNC and plain sigqueue; prints JSON.
     Bench(BenchArgs),
+    /// What a watchdog runs: where its parent, the program whose case
+    /// hung, and every other process that matters are.
+    #[command(hide = true)]
+    HangReport,
 }
 
 #[derive(Args, Debug)]
@@ -189,6 +200,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     harness::timeouts::set_timeout_scale(cli.timeout_scale);
+    if let Some(deadline) = cli.deadline {
+        harness::timeouts::set_deadline(deadline);
+    }
     if cli.list {
         for case in CASES {
             println!("{:<18} {}", case.name, case.about);
@@ -295,17 +309,25 @@ fn finish(tap: &Tap) -> ExitCode {
     }
 }
 
-/// `stress` and `fuzz`: one long case, watched for its length plus a margin.
+/// The subcommands. `stress` and `fuzz`: one long case, watched for its
+/// length plus a margin.
 fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
-    let ctx = match context(device, Duration::ZERO, None) {
-        Ok(ctx) => ctx,
-        Err(code) => return code,
-    };
     type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> harness::CaseResult;
     let (name, args, run, faults): (&'static str, &RunArgs, Run, _) = match command {
         Command::Stress(args) => ("stress", &args.run, stress::run as Run, args.faults),
         Command::Fuzz(args) => ("fuzz", args, fuzz::run as Run, None),
-        Command::Bench(args) => return run_bench(&ctx, args),
+        Command::Bench(args) => {
+            return context(device, Duration::ZERO, None)
+                .map_or_else(|code| code, |ctx| run_bench(&ctx, args))
+        }
+        Command::HangReport => {
+            harness::hang::report();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let ctx = match context(device, Duration::ZERO, None) {
+        Ok(ctx) => ctx,
+        Err(code) => return code,
     };
     let mut tap = begin(&ctx);
     let margin = 120 + args.seconds / 2;

@@ -1,6 +1,7 @@
 //! What every case and run shares: its context, its result, TAP output and
 //! timeouts. Nothing here knows which cases exist (that is `cases`).
 
+pub mod hang;
 pub mod tap;
 pub mod timeouts;
 

@@ -22,7 +22,8 @@ impl Tap {
 
     /// Names the case the following checks belong to, and arms a watchdog:
     /// a case still running after `CASE_TIMEOUT_SECS` (times
-    /// `--timeout-scale`) ends the program with a TAP "Bail out!" instead of
+    /// `--timeout-scale`), or at `--deadline`, ends the program with a
+    /// report of where its processes are and a TAP "Bail out!" instead of
     /// hanging the target.
     pub fn case(&mut self, name: &'static str) {
         self.case_with_timeout(name, CASE_TIMEOUT_SECS);
@@ -33,7 +34,7 @@ impl Tap {
     pub fn case_with_timeout(&mut self, name: &'static str, seconds: u32) {
         self.case = name;
         println!("# case {name}");
-        arm_watchdog(seconds);
+        arm_watchdog(name, seconds);
     }
 
     /// Records one check; returns `ok` so callers can stop early.
