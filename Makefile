@@ -30,7 +30,7 @@ export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 
-.PHONY: demo test stress bench mutants clean-room deps kernel module app initramfs card lint packaging-check srcrev crates-inc clean distclean help
+.PHONY: demo test stress bench mutants clean-room deps kernel module app initramfs card lint packaging-check srcrev crates-inc clean distclean clean-cache help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
@@ -41,7 +41,7 @@ help:
 	@echo "            latency-cdf.{png,svg}, cost-per-write.{png,svg}"
 	@echo "make mutants  deliberate driver bugs (tests/mutants/) the guest suite must catch"
 	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
-	@echo "parts:      deps kernel module app initramfs card clean distclean"
+	@echo "parts:      deps kernel module app initramfs card clean distclean clean-cache"
 	@echo "packaging-check  the README's and layers' packaging steps that run here"
 	@echo "            (KAS_WORK_DIR=<dir> KAS_USER=<user>: kas + bitbake; BUILDROOT_DIR=<dir>: Buildroot)"
 	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc),"
@@ -124,10 +124,15 @@ srcrev:
 crates-inc:
 	python3 $(S)/update-crates-inc.py
 
-# Keeps the kernel cache (build/kernel, build/src, build/pkg); distclean
-# removes it.
+# clean and distclean keep the machine's cache, which every clone shares
+# (kernel sources and builds, the Debian root; scripts/lib.sh):
+# clean-cache removes it.
+ASYNCN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/asyncn
 clean:
 	rm -rf build/arm64* build/arm build/arm-* build/x86_64* build/mutants app/target
 
 distclean:
 	rm -rf build app/target
+
+clean-cache:
+	rm -rf "$(ASYNCN_CACHE)"

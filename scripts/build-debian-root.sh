@@ -26,7 +26,7 @@ mirror=${mirror:-http://deb.debian.org/debian}
 [ "$(id -u)" -eq 0 ] || needs_root "the Debian root file system needs root (debootstrap, file owners)" \
 	"make test INIT=systemd"
 
-cache=${ASYNCN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/asyncn}/debian
+cache=$CACHE/debian
 # Bump BOOTSTRAP_VERSION when the bootstrap below changes what it makes.
 BOOTSTRAP_VERSION=1
 base=$cache/$DEBIAN_SUITE-$DEB_ARCH-$(content_key "$DEBIAN_SUITE $DEB_ARCH minbase $DEBIAN_PACKAGES $BOOTSTRAP_VERSION").tar

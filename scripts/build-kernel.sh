@@ -20,6 +20,10 @@ else
 		mkdir -p "$KSRC.tmp"
 		tar -xf "$KERNEL_TARBALL" -C "$KSRC.tmp" --strip-components=1
 		mv "$KSRC.tmp" "$KSRC"
+		# Trees of older packages of this series are stale now.
+		for old in "$CACHE/src/linux-$KERNEL-"*; do
+			[ "$old" = "$KSRC" ] || rm -rf "$old"
+		done
 	fi
 
 	step "configuring Linux $KERNEL for $ARCH${FLAVOUR:+ ($FLAVOUR flavour)} (allnoconfig + fragments)"
@@ -72,10 +76,10 @@ else
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
 	# Builds of this ARCH/KERNEL with other inputs are stale now.
-	for old in "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-"*; do
+	for old in "$CACHE/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-"*; do
 		[ "$old" = "$KBUILD" ] && continue
 		# The default flavour's pattern also matches the other flavours' builds.
-		if [ -z "$FLAVOUR" ] && [[ $old == "$BUILD/kernel/$ARCH-$KERNEL-"@(debug|trace)-* ]]; then continue; fi
+		if [ -z "$FLAVOUR" ] && [[ $old == "$CACHE/kernel/$ARCH-$KERNEL-"@(debug|trace)-* ]]; then continue; fi
 		rm -rf "$old"
 	done
 fi

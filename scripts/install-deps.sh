@@ -5,7 +5,7 @@
 #   Debian packages   cross compiler, kernel build tools, libclang, QEMU,
 #                     the kernel source package of $KERNEL
 #   kernel source     for KERNEL=7.3, linux-source-7.3 from Debian
-#                     trixie-backports, downloaded into build/pkg with a
+#                     trixie-backports, downloaded into $ASYNCN_CACHE/pkg with a
 #                     temporary apt configuration (the machine's is untouched)
 #   rustup            the Rust toolchain pinned in rust-toolchain.toml, its
 #                     rust-src, clippy and rustfmt, the static target of $ARCH
@@ -111,7 +111,7 @@ if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 	# As this user: a private apt directory needs no root (as root, apt
 	# downloads as _apt, which must own it).
 	step "downloading $KERNEL_PKG from Debian $BACKPORTS_SUITE (once; machine apt config untouched)"
-	apt_dir=$BUILD/pkg/apt
+	apt_dir=$CACHE/pkg/apt
 	rm -rf "$apt_dir"
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
 	echo "deb http://deb.debian.org/debian $BACKPORTS_SUITE main" >"$apt_dir/sources.list"
@@ -129,10 +129,10 @@ if [ "$KERNEL_FROM" = backports ] && [ ! -f "$KERNEL_TARBALL" ]; then
 		die "could not download $KERNEL_PKG from Debian $BACKPORTS_SUITE" \
 			"the package index may be mid-sync on the mirror: run make again in a few minutes"
 	deb=$(ls "$apt_dir/${KERNEL_PKG}"_*.deb)
-	dpkg-deb -x "$deb" "$BUILD/pkg/$KERNEL_PKG"
-	dpkg-deb -f "$deb" Version >"$BUILD/pkg/$KERNEL_PKG/VERSION"
+	dpkg-deb -x "$deb" "$CACHE/pkg/$KERNEL_PKG"
+	dpkg-deb -f "$deb" Version >"$CACHE/pkg/$KERNEL_PKG/VERSION"
 	rm -rf "$apt_dir"
-	info "$KERNEL_PKG $(cat "$BUILD/pkg/$KERNEL_PKG/VERSION")"
+	info "$KERNEL_PKG $(cat "$CACHE/pkg/$KERNEL_PKG/VERSION")"
 fi
 
 busybox=$BUILD/busybox/$DEB_ARCH/busybox

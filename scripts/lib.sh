@@ -12,6 +12,12 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # on Debian lacks.
 export PATH=$PATH:/usr/sbin:/sbin
 BUILD=${BUILD:-$TOP/build}
+# What the loop keeps outside the checkout, shared by every clone on the
+# machine: Debian's kernel source packages (pkg/), their unpacked trees
+# (src/) and the kernel builds (kernel/), each keyed by what it is made
+# from, so that a fresh clone on a machine that has built before builds no
+# kernel again; also the Debian root of INIT=systemd (debian/).
+CACHE=${ASYNCN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/asyncn}
 ARCH=${ARCH:-arm64}
 KERNEL=${KERNEL:-}
 # FLAVOUR=debug: the kernel with lockdep, KASAN, KFENCE, kmemleak (Clang-built).
@@ -181,7 +187,7 @@ board_setup() {
 }
 
 # Debian's trixie-backports carries the newest kernel source; it is fetched
-# into build/pkg with a temporary apt configuration (see install-deps.sh).
+# into $CACHE/pkg with a temporary apt configuration (see install-deps.sh).
 BACKPORTS_SUITE="trixie-backports"
 
 # The kernel source of a KERNEL series: the Debian package that carries it,
@@ -205,7 +211,7 @@ kernel_setup() {
 		;;
 	7.3)
 		KERNEL_PKG=linux-source-7.3
-		KERNEL_TARBALL=$BUILD/pkg/$KERNEL_PKG/usr/src/$KERNEL_PKG.tar.xz
+		KERNEL_TARBALL=$CACHE/pkg/$KERNEL_PKG/usr/src/$KERNEL_PKG.tar.xz
 		KERNEL_FROM=backports
 		# Rust on 7.x needs libclang >= 17.
 		LLVM_VERSION=19
@@ -241,7 +247,7 @@ kernel_pkg_version() {
 	elif [ "$KERNEL_FROM" = apt ]; then
 		dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null || echo none
 	else
-		cat "$BUILD/pkg/$KERNEL_PKG/VERSION" 2>/dev/null || echo none
+		cat "$CACHE/pkg/$KERNEL_PKG/VERSION" 2>/dev/null || echo none
 	fi
 }
 
@@ -317,7 +323,7 @@ kernel_build_dir() {
 		"$ARCH" "$(rustc --version)" "$(bindgen --version 2>/dev/null || true)" \
 		"$("${CROSS_COMPILE}gcc" --version 2>/dev/null | head -n1)" $(kernel_llvm) \
 		"${clang[@]}" $(kernel_fragments))
-	printf '%s\n' "$BUILD/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-$key"
+	printf '%s\n' "$CACHE/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-$key"
 }
 
 # make in the kernel build directory, with the loop's toolchain settings.
@@ -336,8 +342,12 @@ require_rust_metadata() {
 }
 
 kernel_paths() {
-	KSRC=$BUILD/src/linux-$KERNEL
-	[ "$KERNEL_FROM" = dir ] && KSRC=$(realpath "$LINUX_SRC")
+	if [ "$KERNEL_FROM" = dir ]; then
+		KSRC=$(realpath "$LINUX_SRC")
+	else
+		# One tree per package version: a newer package is unpacked anew.
+		KSRC=$CACHE/src/linux-$KERNEL-$(kernel_pkg_version | tr -c 'A-Za-z0-9.+~_\n-' _)
+	fi
 	KBUILD=$(kernel_build_dir)
 }
 

@@ -66,9 +66,8 @@ fn watchdog_alarm(seconds: u32) -> u32 {
 /// `/proc/uptime`, which a caller outside the program can compute a
 /// deadline in); 0 if it cannot be read.
 fn uptime_seconds() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).map_or(0, |ts| {
-        u64::try_from(ts.tv_sec()).unwrap_or(0)
-    })
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)
+        .map_or(0, |ts| u64::try_from(ts.tv_sec()).unwrap_or(0))
 }
 
 /// The alarm for a watchdog of `seconds` times `scale` armed at uptime
@@ -92,8 +91,16 @@ mod tests {
     #[test]
     fn the_deadline_cuts_a_watchdog_and_never_cancels_it() {
         assert_eq!(watchdog_seconds(600, 2, 0, 100), 1200, "no deadline");
-        assert_eq!(watchdog_seconds(60, 2, 400, 100), 120, "well before the deadline");
-        assert_eq!(watchdog_seconds(600, 2, 400, 100), 300, "cut to the deadline");
+        assert_eq!(
+            watchdog_seconds(60, 2, 400, 100),
+            120,
+            "well before the deadline"
+        );
+        assert_eq!(
+            watchdog_seconds(600, 2, 400, 100),
+            300,
+            "cut to the deadline"
+        );
         assert_eq!(watchdog_seconds(600, 1, 400, 400), 1, "at the deadline");
         assert_eq!(watchdog_seconds(600, 1, 400, 900), 1, "past the deadline");
     }
