@@ -73,10 +73,12 @@ bootstrap() {
 	local log=$work/second-stage.log
 	# The card is the whole device here: the bare file system, no partitions.
 	local status=0
+	console_input_open
 	timeout --foreground 1800 "${QEMU_GUEST[@]}" \
 		-kernel "$OUT/Image" -dtb "$OUT/$CARD_DTB" -drive "if=sd,format=raw,file=$work/bootstrap.ext4" \
 		-append "console=ttyAMA0 root=/dev/mmcblk0 rootwait rw init=/asyncn-bootstrap/second-stage panic=-1 loglevel=5" \
-		</dev/null >"$log" 2>&1 || status=$?
+		<&3 >"$log" 2>&1 || status=$?
+	console_input_close
 	grep -q '^ASYNCN-SECOND-STAGE: OK' <(tr -d '\r' <"$log") ||
 		{ tail -n 40 "$log" >&2 && die "debootstrap's second stage failed in the guest (QEMU status $status, console: $log)"; }
 	debugfs -R "dump /asyncn-base.tar $base.tmp" "$work/bootstrap.ext4" >"$work/debugfs.log" 2>&1 &&

@@ -88,6 +88,35 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 # SysRq, which run-guest.sh uses to have a guest that ran out of time print
 # its blocked tasks before it is killed.
 QEMU_DEVICES=(-nodefaults -display none -chardev stdio,id=serial0,mux=on -serial chardev:serial0 -monitor none)
+
+# console_input_open: fd 3 becomes the input of a guest's console (QEMU's
+# standard input), a FIFO that only the loop's scripts write to, open for
+# reading and writing so that QEMU never reads its end; and it is kept
+# awake. QEMU 7.2's main loop can sleep past a guest timer that a vCPU
+# thread has just armed: the guest then stands still, every core idle, its
+# timers expired but not delivered, until some input wakes QEMU's main
+# loop. On the emulated Pi under host load this happened in 1 boot of 2:
+# RCU reported "kthread timer wakeup didn't happen", and a QMP command,
+# which sends the guest nothing, woke it. So the console's input wakes it
+# twice a second with Ctrl-A z, an escape that the multiplexer swallows:
+# the guest sees nothing of it. console_input_close ends that.
+console_input_open() {
+	local fifo
+	fifo=$(mktemp -u "${TMPDIR:-/tmp}/asyncn-console.XXXXXX")
+	mkfifo -m 0600 "$fifo"
+	exec 3<>"$fifo"
+	rm -f "$fifo"
+	(while sleep 0.5; do to_console '\001z'; done) &
+	CONSOLE_KEEPALIVE=$!
+}
+console_input_close() {
+	kill "$CONSOLE_KEEPALIVE" 2>/dev/null || true
+	wait "$CONSOLE_KEEPALIVE" 2>/dev/null || true
+	exec 3>&-
+}
+# to_console BYTES: to the console's input in one write, so that two
+# writers never interleave (printf escapes: '\001b' is Ctrl-A b).
+to_console() { printf "$1" >&3; }
 arch_setup() {
 	case "$ARCH" in
 	arm64)

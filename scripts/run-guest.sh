@@ -82,18 +82,9 @@ fi
 
 step "booting $ARCH guest on $BOARD (${QEMU_GUEST[0]}, mode $mode, timeout ${timeout}s)"
 info "${QEMU_GUEST[*]} $shown"
-# The console's input: a FIFO that only the SysRq below writes to, open
-# here for reading and writing so that QEMU never reads its end.
-console_in=$(mktemp -u "${TMPDIR:-/tmp}/asyncn-console.XXXXXX")
-mkfifo -m 0600 "$console_in"
-exec 3<>"$console_in"
-rm -f "$console_in"
-# sysrq KEY: a break on the serial line (Ctrl-A b to QEMU's console
-# multiplexer), then KEY: the kernel runs SysRq KEY.
-sysrq() {
-	printf '\001b%s' "$1" >&3
-	sleep 2
-}
+console_input_open
+# A guest still running SYSRQ_MARGIN seconds before the timeout: a break
+# on the serial line (Ctrl-A b to the multiplexer), then a SysRq key.
 sysrq_at=$((timeout - SYSRQ_MARGIN))
 (
 	trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
@@ -101,16 +92,21 @@ sysrq_at=$((timeout - SYSRQ_MARGIN))
 	sleeper=$!
 	wait "$sleeper"
 	info "the guest still runs after ${sysrq_at}s: SysRq 8 (console level), w (blocked tasks), l (CPUs), t (all tasks)"
-	for key in 8 w l t; do sysrq "$key"; done
+	for key in 8 w l t; do
+		to_console "\\001b$key"
+		sleep 2
+	done
 ) &
 sysrq_watch=$!
 set +e
+# tr line-buffered: the log and the terminal have each line as the guest
+# prints it, a hang's last line included.
 timeout --foreground "$timeout" "${QEMU_GUEST[@]}" "${boot[@]}" \
-	<&3 2>&1 | tr -d '\r' | tee "$log"
+	<&3 2>&1 | stdbuf -oL tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
 kill "$sysrq_watch" 2>/dev/null
 wait "$sysrq_watch" 2>/dev/null
-exec 3>&-
+console_input_close
 set -e
 
 problems=()
