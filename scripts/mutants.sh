@@ -48,20 +48,16 @@ done
 
 # killed_by LOG: the first thing that failed in a guest console log, in
 # the order it happened: a kernel report, a failed TAP check, a watchdog's
-# "Bail out!" (with the case it stopped), else the guest's result line.
+# "Bail out!" (which names the case), else the guest's result line.
 killed_by() {
 	local log=$1 first
 	# -a: a mutant's stale bytes can make the console log look binary.
-	first=$(grep -a -n -m1 -E 'Internal error: Oops|BUG: |WARNING: |Kernel panic|Unable to handle kernel|^ *not ok |^Bail out!' "$log" || true)
+	first=$(grep -a -n -m1 -E 'Internal error: Oops|BUG: |WARNING: |Kernel panic|Unable to handle kernel|blocked for more than|^ *not ok |^Bail out!' "$log" || true)
 	if [ -n "$first" ]; then
-		local n=${first%%:*} line=${first#*:}
+		local line=${first#*:}
 		case "$line" in
 		*"not ok "*) echo "${line#"${line%%not ok*}"}" ;;
-		"Bail out!"*)
-			local stopped
-			stopped=$(head -n "$n" "$log" | grep -a '^# case ' | tail -n1)
-			echo "$line, in case ${stopped#\# case }"
-			;;
+		"Bail out!"*) echo "$line" ;;
 		*) echo "kernel: ${line#*] }" ;;
 		esac
 	elif line=$(grep -a -m1 '^ASYNCN-GUEST-RESULT: FAIL' "$log"); then
