@@ -125,14 +125,17 @@ crates-inc:
 	python3 $(S)/update-crates-inc.py
 
 # clean and distclean keep the machine's cache, which every clone shares
-# (kernel sources and builds, the Debian root; scripts/lib.sh):
-# clean-cache removes it.
-ASYNCN_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/asyncn
+# (kernel sources and builds, the Debian root; CACHE in scripts/lib.sh):
+# clean-cache removes it. (build/kernel, build/src and build/pkg are where
+# an older checkout kept its kernels.)
 clean:
-	rm -rf build/arm64* build/arm build/arm-* build/x86_64* build/mutants app/target
+	rm -rf build/arm64* build/arm build/arm-* build/x86_64* build/mutants app/target \
+		build/kernel build/src build/pkg
 
 distclean:
 	rm -rf build app/target
 
 clean-cache:
-	rm -rf "$(ASYNCN_CACHE)"
+	@cache=$$(bash -c '. $(S)/lib.sh && echo "$$CACHE"') && \
+	case "$$cache" in ""|/|"$$HOME"|"$$HOME/") echo "refusing to remove '$$cache'" >&2; exit 1 ;; esac && \
+	echo "rm -rf $$cache" && rm -rf "$$cache"

@@ -77,7 +77,7 @@ bootstrap() {
 	timeout --foreground 1800 "${QEMU_GUEST[@]}" \
 		-kernel "$OUT/Image" -dtb "$OUT/$CARD_DTB" -drive "if=sd,format=raw,file=$work/bootstrap.ext4" \
 		-append "console=ttyAMA0 root=/dev/mmcblk0 rootwait rw init=/asyncn-bootstrap/second-stage panic=-1 loglevel=5" \
-		<&3 >"$log" 2>&1 || status=$?
+		<&"$CONSOLE_FD" >"$log" 2>&1 || status=$?
 	console_input_close
 	grep -q '^ASYNCN-SECOND-STAGE: OK' <(tr -d '\r' <"$log") ||
 		{ tail -n 40 "$log" >&2 && die "debootstrap's second stage failed in the guest (QEMU status $status, console: $log)"; }

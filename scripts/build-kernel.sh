@@ -10,6 +10,15 @@ kernel_setup
 kernel_paths
 
 stamp=$KBUILD/.asyncn-built
+# The cache is the machine's: one build of a kernel at a time (another
+# clone may be building the same one), and a build's use is recorded, so
+# that only builds no clone has used for a while are pruned.
+mkdir -p "$CACHE/kernel"
+exec {cache_lock}>"$CACHE/kernel/.lock"
+if ! flock -n "$cache_lock"; then
+	info "waiting for another build in $CACHE/kernel"
+	flock "$cache_lock"
+fi
 if [ -f "$stamp" ]; then
 	info "kernel $ARCH/$KERNEL: cached in ${KBUILD#"$TOP"/}"
 else
@@ -19,11 +28,8 @@ else
 		rm -rf "$KSRC.tmp"
 		mkdir -p "$KSRC.tmp"
 		tar -xf "$KERNEL_TARBALL" -C "$KSRC.tmp" --strip-components=1
-		mv "$KSRC.tmp" "$KSRC"
-		# Trees of older packages of this series are stale now.
-		for old in "$CACHE/src/linux-$KERNEL-"*; do
-			[ "$old" = "$KSRC" ] || rm -rf "$old"
-		done
+		rm -rf "$KSRC"
+		mv -T "$KSRC.tmp" "$KSRC"
 	fi
 
 	step "configuring Linux $KERNEL for $ARCH${FLAVOUR:+ ($FLAVOUR flavour)} (allnoconfig + fragments)"
@@ -75,14 +81,19 @@ else
 	require_rust_metadata
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
-	# Builds of this ARCH/KERNEL with other inputs are stale now.
-	for old in "$CACHE/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-"*; do
-		[ "$old" = "$KBUILD" ] && continue
-		# The default flavour's pattern also matches the other flavours' builds.
-		if [ -z "$FLAVOUR" ] && [[ $old == "$CACHE/kernel/$ARCH-$KERNEL-"@(debug|trace)-* ]]; then continue; fi
-		rm -rf "$old"
+	# Builds that no clone has used for two weeks, and the source trees
+	# that no build left refers to.
+	find "$CACHE/kernel" -mindepth 2 -maxdepth 2 -name .asyncn-used -mtime +14 -printf '%h\n' |
+		while read -r old; do
+			info "removing ${old##*/} from the cache (unused for two weeks)"
+			rm -rf "$old"
+		done
+	for tree in "$CACHE/src/"*; do
+		[ -d "$tree" ] || continue
+		grep -qsF "$tree" "$CACHE"/kernel/*/Makefile || rm -rf "$tree"
 	done
 fi
+touch "$KBUILD/.asyncn-used"
 
 mkdir -p "$OUT"
 cp "$KBUILD/$KIMAGE" "$OUT/Image"

@@ -5,7 +5,7 @@
 #   Debian packages   cross compiler, kernel build tools, libclang, QEMU,
 #                     the kernel source package of $KERNEL
 #   kernel source     for KERNEL=7.3, linux-source-7.3 from Debian
-#                     trixie-backports, downloaded into $ASYNCN_CACHE/pkg with a
+#                     trixie-backports, downloaded into ~/.cache/asyncn/pkg (ASYNCN_CACHE) with a
 #                     temporary apt configuration (the machine's is untouched)
 #   rustup            the Rust toolchain pinned in rust-toolchain.toml, its
 #                     rust-src, clippy and rustfmt, the static target of $ARCH

@@ -89,34 +89,38 @@ export RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN
 # its blocked tasks before it is killed.
 QEMU_DEVICES=(-nodefaults -display none -chardev stdio,id=serial0,mux=on -serial chardev:serial0 -monitor none)
 
-# console_input_open: fd 3 becomes the input of a guest's console (QEMU's
-# standard input), a FIFO that only the loop's scripts write to, open for
-# reading and writing so that QEMU never reads its end; and it is kept
-# awake. QEMU 7.2's main loop can sleep past a guest timer that a vCPU
-# thread has just armed: the guest then stands still, every core idle, its
-# timers expired but not delivered, until some input wakes QEMU's main
-# loop. On the emulated Pi under host load this happened in 1 boot of 2:
-# RCU reported "kthread timer wakeup didn't happen", and a QMP command,
-# which sends the guest nothing, woke it. So the console's input wakes it
-# twice a second with Ctrl-A z, an escape that the multiplexer swallows:
-# the guest sees nothing of it. console_input_close ends that.
+# console_input_open: CONSOLE_FD becomes the input of a guest's console
+# (QEMU's standard input), a FIFO that only the loop's scripts write to,
+# open for reading and writing so that QEMU never reads its end; and it
+# keeps QEMU awake. QEMU 7.2, it seems, can miss a wake-up of its main
+# loop, which runs the guest's timers: the guest then stands still, every
+# core idle, its timers expired but not delivered, until something wakes
+# the main loop. On the emulated Pi under host load this froze 2 guests of
+# 5 (the issue's load-cycle hang, and once at boot) with nothing on the
+# console; once woken, RCU reported "rcu_sched kthread timer wakeup didn't
+# happen for 10144 jiffies", and a QMP query-status, which sends the guest
+# nothing, woke a frozen guest within 2 s. So the console's input wakes the
+# main loop twice a second with Ctrl-A z, an escape that the multiplexer
+# swallows: the guest sees nothing of it, and a freeze lasts half a second
+# at most. The loop stops with the script that started it;
+# console_input_close stops it sooner.
 console_input_open() {
-	local fifo
+	local fifo parent=$$
 	fifo=$(mktemp -u "${TMPDIR:-/tmp}/asyncn-console.XXXXXX")
 	mkfifo -m 0600 "$fifo"
-	exec 3<>"$fifo"
+	exec {CONSOLE_FD}<>"$fifo"
 	rm -f "$fifo"
-	(while sleep 0.5; do to_console '\001z'; done) &
+	(while sleep 0.5 && kill -0 "$parent" 2>/dev/null; do to_console z; done) &
 	CONSOLE_KEEPALIVE=$!
 }
 console_input_close() {
 	kill "$CONSOLE_KEEPALIVE" 2>/dev/null || true
 	wait "$CONSOLE_KEEPALIVE" 2>/dev/null || true
-	exec 3>&-
+	exec {CONSOLE_FD}>&-
 }
-# to_console BYTES: to the console's input in one write, so that two
-# writers never interleave (printf escapes: '\001b' is Ctrl-A b).
-to_console() { printf "$1" >&3; }
+# to_console KEYS: Ctrl-A and KEYS to the console's multiplexer, in one
+# write, so that two writers never interleave ("b8": a break, then 8).
+to_console() { printf '\001%s' "$1" >&"$CONSOLE_FD"; }
 arch_setup() {
 	case "$ARCH" in
 	arm64)

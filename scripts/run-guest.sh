@@ -28,7 +28,9 @@ stress=${STRESS_SECONDS:-0}
 fuzz=${FUZZ_SECONDS:-0}
 timeout=${GUEST_TIMEOUT:-$((300 + 2 * (stress + fuzz) ${FAULTS:++ 2 * stress}))}
 pace=${PACE:-0}
-DEADLINE_MARGIN=45
+# The guest's deadline leaves asyncn-test's watchdog its report (10 s at
+# most), the program's end (5 s) and the guest's reboot before the SysRq.
+DEADLINE_MARGIN=60
 SYSRQ_MARGIN=15
 # A short GUEST_TIMEOUT keeps half of it for the guest's own deadline.
 deadline=$((timeout - DEADLINE_MARGIN))
@@ -36,7 +38,9 @@ deadline=$((timeout - DEADLINE_MARGIN))
 random_runs="asyncn_stress=$stress asyncn_fuzz=$fuzz${SEED:+ asyncn_seed=$SEED}${PROCS:+ asyncn_procs=$PROCS}${FAULTS:+ asyncn_faults=$FAULTS}${ROUNDS:+ asyncn_rounds=$ROUNDS}${BENCH_ARGS:+ asyncn_bench_args=${BENCH_ARGS// /,}}"
 # loglevel=5 keeps boot chatter off the console but shows warnings and
 # errors (WARN, BUG and Oops print at level 4 and above).
-loop_args="panic=-1 loglevel=5 asyncn_mode=$mode asyncn_pace=$pace asyncn_deadline=$deadline $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}"
+# sysrq_always_enabled: the host's SysRq, whatever the kernel's default
+# mask (restrictive, as on a real board) or a sysctl on the card says.
+loop_args="panic=-1 loglevel=5 sysrq_always_enabled asyncn_mode=$mode asyncn_pace=$pace asyncn_deadline=$deadline $random_runs${FLAVOUR:+ asyncn_flavour=$FLAVOUR}"
 if [ "$BOARD" = virt ]; then
 	log=$OUT/guest-$mode.log
 	for f in "$OUT/Image" "$OUT/initramfs.cpio.gz"; do
@@ -91,30 +95,37 @@ sysrq_at=$((timeout - SYSRQ_MARGIN))
 	sleep "$sysrq_at" &
 	sleeper=$!
 	wait "$sleeper"
+	kill -0 $$ 2>/dev/null || exit 0
 	info "the guest still runs after ${sysrq_at}s: SysRq 8 (console level), w (blocked tasks), l (CPUs), t (all tasks)"
 	for key in 8 w l t; do
-		to_console "\\001b$key"
+		to_console "b$key"
 		sleep 2
 	done
 ) &
 sysrq_watch=$!
+# Interrupted (Ctrl-C, a caller's SIGTERM): no helper outlives the script.
+trap 'kill "$sysrq_watch" 2>/dev/null; console_input_close' EXIT
+trap 'exit 130' INT TERM
 set +e
 # tr line-buffered: the log and the terminal have each line as the guest
 # prints it, a hang's last line included.
 timeout --foreground "$timeout" "${QEMU_GUEST[@]}" "${boot[@]}" \
-	<&3 2>&1 | stdbuf -oL tr -d '\r' | tee "$log"
+	<&"$CONSOLE_FD" 2>&1 | stdbuf -oL tr -d '\r' | tee "$log"
 status=${PIPESTATUS[0]}
 kill "$sysrq_watch" 2>/dev/null
 wait "$sysrq_watch" 2>/dev/null
 console_input_close
+trap - EXIT INT TERM
 set -e
 
 problems=()
 [ "$status" = 124 ] && problems+=("the guest did not finish within ${timeout}s (GUEST_TIMEOUT); the log ends with its blocked tasks and stacks (from 'sysrq:')")
 # BUG: covers KASAN and KFENCE reports, WARNING: lockdep's; kmemleak's
 # come from the guest's scan (see guest-init); "blocked for more than" is
-# the hung-task detector's.
-if grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:|unreferenced object|blocked for more than' "$log" >"$log.kernel"; then
+# the hung-task detector's. Up to the first SysRq: its stack dumps come
+# from a run that has failed already, and would hide the first report.
+if sed -n '/sysrq: /q;p' "$log" |
+	grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:|unreferenced object|blocked for more than' >"$log.kernel"; then
 	problems+=("the kernel reported a problem:" "$(head -n 20 "$log.kernel")")
 fi
 if ! grep -q '^ASYNCN-GUEST-RESULT: PASS' "$log"; then

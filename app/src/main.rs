@@ -88,7 +88,7 @@ struct Cli {
     /// case's own watchdog allows: a watchdog that fires reports where the
     /// program's processes, the hotplug helpers and every blocked task
     /// are, then bails out. For a caller with a timeout of its own.
-    #[arg(long, value_name = "UPTIME", global = true)]
+    #[arg(long, value_name = "UPTIME", global = true, value_parser = clap::value_parser!(u64).range(1..))]
     deadline: Option<u64>,
 }
 
@@ -103,10 +103,23 @@ enum Command {
     /// Latency, throughput and fan-out of asyncn beside the C baseline
     /// module, a pipe with O_ASYNC and plain sigqueue; prints JSON.
     Bench(BenchArgs),
-    /// What a watchdog runs: where its parent, the program whose case
-    /// hung, and every other process that matters are.
+    /// Where a program and its children, the hotplug helpers and every
+    /// blocked task are (what the watchdog prints before it bails out),
+    /// for a caller's own deadline.
+    /// Checks the watchdog itself: a case that hangs for ever, blocked in
+    /// a read with a child blocked likewise, must be reported and bailed
+    /// out of after `--seconds` (exit status 1).
     #[command(hide = true)]
-    HangReport,
+    HangSelfTest {
+        #[arg(long, default_value_t = 1)]
+        seconds: u32,
+    },
+    #[command(hide = true)]
+    HangReport {
+        /// The program (default: this one's parent).
+        #[arg(long)]
+        pid: Option<i32>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -211,7 +224,7 @@ fn main() -> ExitCode {
     }
 
     if let Some(command) = &cli.command {
-        return run_command(command, &cli.device);
+        return run_command(command, &cli.device, cli.deadline.is_some());
     }
 
     let selected: Vec<&cases::Case> = if cli.cases.is_empty() {
@@ -236,6 +249,9 @@ fn main() -> ExitCode {
         Ok(ctx) => ctx,
         Err(code) => return code,
     };
+    if let Err(code) = start_watchdog(cli.deadline.is_some()) {
+        return code;
+    }
     let mut tap = begin(&ctx);
     if let Some(cases) = &cli.skips_allowed {
         let cases: Vec<String> = cases
@@ -290,6 +306,15 @@ fn context(
     })
 }
 
+/// The watchdog process, before any case runs; with a deadline (a test
+/// harness), it also asks the kernel for its blocked tasks.
+fn start_watchdog(sysrq: bool) -> Result<(), ExitCode> {
+    harness::watchdog::start(sysrq).map_err(|e| {
+        eprintln!("asyncn-test: cannot start the watchdog: {e}");
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
 fn begin(ctx: &Context) -> Tap {
     let tap = Tap::begin();
     tap.note(format!(
@@ -311,7 +336,7 @@ fn finish(tap: &Tap) -> ExitCode {
 
 /// The subcommands. `stress` and `fuzz`: one long case, watched for its
 /// length plus a margin.
-fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
+fn run_command(command: &Command, device: &std::path::Path, deadline: bool) -> ExitCode {
     type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> harness::CaseResult;
     let (name, args, run, faults): (&'static str, &RunArgs, Run, _) = match command {
         Command::Stress(args) => ("stress", &args.run, stress::run as Run, args.faults),
@@ -320,8 +345,19 @@ fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
             return context(device, Duration::ZERO, None)
                 .map_or_else(|code| code, |ctx| run_bench(&ctx, args))
         }
-        Command::HangReport => {
-            harness::hang::report();
+        Command::HangSelfTest { seconds } => {
+            if let Err(code) = start_watchdog(deadline) {
+                return code;
+            }
+            let mut tap = Tap::begin();
+            tap.case_with_timeout("hang-self-test", *seconds);
+            let e = harness::watchdog::hang_for_ever();
+            eprintln!("asyncn-test hang-self-test: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+        Command::HangReport { pid } => {
+            let pid = pid.map_or_else(nix::unistd::getppid, nix::unistd::Pid::from_raw);
+            harness::hang::report(pid, &[nix::unistd::getpid()]);
             return ExitCode::SUCCESS;
         }
     };
@@ -329,6 +365,9 @@ fn run_command(command: &Command, device: &std::path::Path) -> ExitCode {
         Ok(ctx) => ctx,
         Err(code) => return code,
     };
+    if let Err(code) = start_watchdog(deadline) {
+        return code;
+    }
     let mut tap = begin(&ctx);
     let margin = 120 + args.seconds / 2;
     tap.case_with_timeout(

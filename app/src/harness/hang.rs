@@ -1,13 +1,14 @@
-//! Where everything is when a case hangs: the report the watchdog's
-//! helper process (`asyncn-test hang-report`) prints before the program
-//! bails out. A hang must name its blocked tasks, or it is a mystery.
+//! Where everything is when a case hangs: the report the watchdog prints
+//! before the program bails out (and `asyncn-test hang-report`, for a
+//! caller's own hang). A hang must name its blocked tasks, or it is a
+//! mystery.
 //!
-//! Reported, as TAP comments: the hung program (the helper's parent) and
-//! every process below it, the hotplug helpers and module tools (mdev,
-//! udev, insmod, rmmod, modprobe), and any other task in uninterruptible
+//! Reported, as TAP comments: the hung program and every process below it,
+//! the hotplug helpers and module tools (mdev, udev, insmod, rmmod,
+//! modprobe), and any other process with a thread in uninterruptible
 //! sleep; for each of their threads the state, `wchan`, `syscall` and the
-//! kernel stack. Then, where the caller may, the kernel's own list of
-//! blocked tasks (SysRq `w`) on the console.
+//! kernel stack (the last needs root). [`sysrq_blocked_tasks`] adds the
+//! kernel's own list, kernel threads included.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,6 +20,8 @@ const HELPERS: &[&str] = &[
     "mdev",
     "udevadm",
     "systemd-udevd",
+    "(udev-worker)",
+    "systemctl",
     "insmod",
     "rmmod",
     "modprobe",
@@ -30,6 +33,14 @@ struct Stat {
     comm: String,
     state: char,
     ppid: u32,
+}
+
+/// A process: its stat, and whether any of its threads is in
+/// uninterruptible sleep (`D`).
+#[derive(Debug, PartialEq)]
+struct Process {
+    stat: Stat,
+    blocked: bool,
 }
 
 /// Parses `/proc/<pid>/stat`: "pid (comm) state ppid ...", where comm may
@@ -44,31 +55,50 @@ fn parse_stat(text: &str) -> Option<Stat> {
     Some(Stat { comm, state, ppid })
 }
 
-/// Every process's stat, by pid.
-fn processes() -> BTreeMap<u32, Stat> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return BTreeMap::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_str()?.parse().ok()?;
-            let stat = parse_stat(&fs::read_to_string(entry.path().join("stat")).ok()?)?;
-            Some((pid, stat))
+/// A directory's entries whose names are numbers (`/proc`, `task/`).
+fn numbered(dir: &Path) -> Vec<u32> {
+    let mut numbers: Vec<u32> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    numbers.sort_unstable();
+    numbers
+}
+
+fn read_stat(dir: &Path) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(dir.join("stat")).ok()?)
+}
+
+/// Every process, by pid.
+fn processes() -> BTreeMap<u32, Process> {
+    numbered(Path::new("/proc"))
+        .into_iter()
+        .filter_map(|pid| {
+            let dir = Path::new("/proc").join(pid.to_string());
+            let stat = read_stat(&dir)?;
+            let tasks = dir.join("task");
+            let blocked = numbered(&tasks)
+                .into_iter()
+                .any(|tid| read_stat(&tasks.join(tid.to_string())).is_some_and(|t| t.state == 'D'));
+            Some((pid, Process { stat, blocked }))
         })
         .collect()
 }
 
 /// The pids to report: `hung` and its descendants, the helpers, and every
-/// other task in uninterruptible sleep (`D`), less `me`.
-fn selected(all: &BTreeMap<u32, Stat>, hung: u32, me: u32) -> Vec<u32> {
+/// other process with a thread in uninterruptible sleep, less `exclude`.
+fn selected(all: &BTreeMap<u32, Process>, hung: u32, exclude: &[u32]) -> Vec<u32> {
     let mut below = vec![hung];
     // Descendants: parents come before children only by chance, so repeat
     // until nothing is added.
     loop {
         let before = below.len();
-        for (&pid, stat) in all {
-            if below.contains(&stat.ppid) && !below.contains(&pid) {
+        for (&pid, process) in all {
+            if below.contains(&process.stat.ppid) && !below.contains(&pid) {
                 below.push(pid);
             }
         }
@@ -77,11 +107,11 @@ fn selected(all: &BTreeMap<u32, Stat>, hung: u32, me: u32) -> Vec<u32> {
         }
     }
     all.iter()
-        .filter(|&(&pid, stat)| {
-            pid != me
+        .filter(|&(&pid, process)| {
+            !exclude.contains(&pid)
                 && (below.contains(&pid)
-                    || HELPERS.contains(&stat.comm.as_str())
-                    || stat.state == 'D')
+                    || HELPERS.contains(&process.stat.comm.as_str())
+                    || process.blocked)
         })
         .map(|(&pid, _)| pid)
         .collect()
@@ -93,16 +123,16 @@ fn proc_lines(dir: &Path, name: &str) -> Vec<String> {
     match fs::read_to_string(dir.join(name)) {
         Ok(text) if text.trim().is_empty() => vec!["(empty)".to_owned()],
         Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            vec!["(not permitted: needs root)".to_owned()]
+        }
         Err(e) => vec![format!("({e})")],
     }
 }
 
 /// The report's lines for one task (`/proc/<pid>/task/<tid>`).
 fn task_report(dir: &Path, pid: u32, tid: u32) -> Vec<String> {
-    let stat = fs::read_to_string(dir.join("stat"))
-        .ok()
-        .and_then(|text| parse_stat(&text));
-    let Some(stat) = stat else {
+    let Some(stat) = read_stat(dir) else {
         return vec![format!("hang: task {pid}/{tid} has gone")];
     };
     let thread = if tid == pid {
@@ -126,41 +156,35 @@ fn task_report(dir: &Path, pid: u32, tid: u32) -> Vec<String> {
     lines
 }
 
-/// Prints the report (TAP comments) for the program whose watchdog fired,
-/// the parent of this process, and asks the kernel for its list of blocked
-/// tasks. Always succeeds: what cannot be read is said.
-pub fn report() {
-    let me = std::process::id();
-    let hung = nix::unistd::getppid().as_raw().unsigned_abs();
+/// Prints the report (TAP comments) for `hung`, the program whose case
+/// hung, less the processes `exclude` (the watchdog and the reporter).
+/// Always succeeds: what cannot be read is said.
+pub fn report(hung: nix::unistd::Pid, exclude: &[nix::unistd::Pid]) {
+    let hung = hung.as_raw().unsigned_abs();
+    let exclude: Vec<u32> = exclude.iter().map(|p| p.as_raw().unsigned_abs()).collect();
     let all = processes();
-    let pids = selected(&all, hung, me);
     println!(
-        "# hang: where the program ({hung}), its children, the hotplug helpers and every blocked task are:"
+        "# hang: the program ({hung}), its children, the hotplug helpers and every blocked task:"
     );
-    for pid in pids {
+    for pid in selected(&all, hung, &exclude) {
         let task_dir = Path::new("/proc").join(pid.to_string()).join("task");
-        let mut tids: Vec<u32> = fs::read_dir(&task_dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        tids.sort_unstable();
-        for tid in tids {
+        for tid in numbered(&task_dir) {
             for line in task_report(&task_dir.join(tid.to_string()), pid, tid) {
                 println!("# {line}");
             }
         }
     }
-    // The kernel's view too, kernel threads included (kworkers, kdevtmpfs):
-    // SysRq w prints every blocked task's stack at the console. Its lines
-    // are KERN_INFO, so the console's level is raised first.
+}
+
+/// Has the kernel print every blocked task's stack on the console (SysRq
+/// w), kernel threads (kworkers, kdevtmpfs) included. Its lines are
+/// KERN_INFO, so the console's level is raised first, for good: for a
+/// test harness (`--deadline`), as root.
+pub fn sysrq_blocked_tasks() {
     let sysrq = fs::write("/proc/sys/kernel/printk", "8")
         .and_then(|()| fs::write("/proc/sysrq-trigger", "w"));
     match sysrq {
-        Ok(()) => println!("# hang: the kernel's blocked tasks (SysRq w) follow on the console"),
+        Ok(()) => println!("# hang: the kernel's blocked tasks (SysRq w) are on the console"),
         Err(e) => println!("# hang: no SysRq w from here ({e})"),
     }
 }
@@ -191,22 +215,35 @@ mod tests {
         assert_eq!(parse_stat(""), None);
     }
 
+    fn process(comm: &str, ppid: u32, blocked: bool) -> Process {
+        Process {
+            stat: stat(comm, 'S', ppid),
+            blocked,
+        }
+    }
+
     #[test]
     fn the_report_covers_descendants_helpers_and_blocked_tasks() {
         let all = BTreeMap::from([
-            (1, stat("init", 'S', 0)),
-            (10, stat("sh", 'S', 1)),
-            (20, stat("asyncn-test", 'S', 10)),
-            (30, stat("asyncn-test", 'S', 20)),
+            (1, process("init", 0, false)),
+            (10, process("sh", 1, false)),
+            (20, process("asyncn-test", 10, false)),
+            (30, process("asyncn-test", 20, false)),
             // A grandchild listed before its parent.
-            (25, stat("asyncn-test", 'D', 40)),
-            (40, stat("asyncn-test", 'S', 30)),
-            (50, stat("mdev", 'S', 2)),
-            (60, stat("kworker/0:1", 'D', 2)),
-            (70, stat("getty", 'S', 1)),
-            // The reporter itself.
-            (80, stat("asyncn-test", 'R', 20)),
+            (25, process("asyncn-test", 40, true)),
+            (40, process("asyncn-test", 30, false)),
+            (50, process("mdev", 2, false)),
+            (55, process("(udev-worker)", 2, false)),
+            // A process with a thread in D, elsewhere in the tree.
+            (60, process("kworker/0:1", 2, true)),
+            (70, process("getty", 1, false)),
+            // The watchdog and the reporter.
+            (80, process("asyncn-test", 20, false)),
+            (81, process("asyncn-test", 80, false)),
         ]);
-        assert_eq!(selected(&all, 20, 80), vec![20, 25, 30, 40, 50, 60]);
+        assert_eq!(
+            selected(&all, 20, &[80, 81]),
+            vec![20, 25, 30, 40, 50, 55, 60]
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod hang;
 pub mod tap;
 pub mod timeouts;
+pub mod watchdog;
 
 use std::path::PathBuf;
 use std::time::Duration;
