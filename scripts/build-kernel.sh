@@ -88,9 +88,10 @@ else
 			info "removing ${old##*/} from the cache (unused for two weeks)"
 			rm -rf "$old"
 		done
+	# A build's Makefile names its tree by its real path.
 	for tree in "$CACHE/src/"*; do
 		[ -d "$tree" ] || continue
-		grep -qsF "$tree" "$CACHE"/kernel/*/Makefile || rm -rf "$tree"
+		grep -qsF "include $(realpath "$tree")/Makefile" "$CACHE"/kernel/*/Makefile || rm -rf "$tree"
 	done
 fi
 touch "$KBUILD/.asyncn-used"
