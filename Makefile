@@ -136,6 +136,9 @@ distclean:
 	rm -rf build app/target
 
 clean-cache:
-	@cache=$$(bash -c '. $(S)/lib.sh && echo "$$CACHE"') && \
-	case "$$cache" in ""|/|"$$HOME"|"$$HOME/") echo "refusing to remove '$$cache'" >&2; exit 1 ;; esac && \
+	@cache=$$(bash -c '. "$(S)/lib.sh" && echo "$$CACHE"') && \
+	case "$$cache" in /?*) ;; *) echo "refusing to remove '$$cache': not an absolute path" >&2; exit 1 ;; esac && \
+	if [ ! -e "$$cache" ]; then echo "no cache at $$cache"; exit 0; fi && \
+	if [ ! -d "$$cache/kernel" ] && [ ! -d "$$cache/pkg" ] && [ ! -d "$$cache/debian" ]; then \
+		echo "refusing to remove '$$cache': it holds no kernel/, pkg/ or debian/ of the loop" >&2; exit 1; fi && \
 	echo "rm -rf $$cache" && rm -rf "$$cache"

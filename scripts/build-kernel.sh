@@ -81,16 +81,22 @@ else
 	require_rust_metadata
 	touch "$stamp"
 	info "kernel built in $(($(date +%s) - start)) s"
-	# Builds that no clone has used for two weeks, and the source trees
-	# that no build left refers to.
-	find "$CACHE/kernel" -mindepth 2 -maxdepth 2 -name .asyncn-used -mtime +14 -printf '%h\n' |
-		while read -r old; do
+	# Builds that no clone has used for two weeks (by their mark of use,
+	# or, without one, their own age), and source trees older than a day
+	# (not one being unpacked for a build) that no build left refers to:
+	# a build's Makefile names its tree by its real path.
+	for old in "$CACHE/kernel/"*/; do
+		old=${old%/}
+		[ "$old" = "$KBUILD" ] && continue
+		used=$old/.asyncn-used
+		[ -e "$used" ] || used=$old
+		if [ -n "$(find "$used" -maxdepth 0 -mtime +13 2>/dev/null)" ]; then
 			info "removing ${old##*/} from the cache (unused for two weeks)"
 			rm -rf "$old"
-		done
-	# A build's Makefile names its tree by its real path.
+		fi
+	done
 	for tree in "$CACHE/src/"*; do
-		[ -d "$tree" ] || continue
+		[ -d "$tree" ] && [ -n "$(find "$tree" -maxdepth 0 -mtime +0 2>/dev/null)" ] || continue
 		grep -qsF "include $(realpath "$tree")/Makefile" "$CACHE"/kernel/*/Makefile || rm -rf "$tree"
 	done
 fi

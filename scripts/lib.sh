@@ -105,12 +105,12 @@ QEMU_DEVICES=(-nodefaults -display none -chardev stdio,id=serial0,mux=on -serial
 # at most. The loop stops with the script that started it;
 # console_input_close stops it sooner.
 console_input_open() {
-	local fifo parent=$$
+	local fifo parent=$BASHPID
 	fifo=$(mktemp -u "${TMPDIR:-/tmp}/asyncn-console.XXXXXX")
 	mkfifo -m 0600 "$fifo"
 	exec {CONSOLE_FD}<>"$fifo"
 	rm -f "$fifo"
-	(while sleep 0.5 && kill -0 "$parent" 2>/dev/null; do to_console z; done) &
+	(while sleep 0.5 && kill -0 "$parent" 2>/dev/null; do to_console z; done) >/dev/null 2>&1 &
 	CONSOLE_KEEPALIVE=$!
 }
 console_input_close() {

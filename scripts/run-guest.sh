@@ -29,7 +29,8 @@ fuzz=${FUZZ_SECONDS:-0}
 timeout=${GUEST_TIMEOUT:-$((300 + 2 * (stress + fuzz) ${FAULTS:++ 2 * stress}))}
 pace=${PACE:-0}
 # The guest's deadline leaves asyncn-test's watchdog its report (10 s at
-# most), the program's end (5 s) and the guest's reboot before the SysRq.
+# most) and the program's end (5 s), then guest-init's own report (30 s
+# after the deadline), before the SysRq.
 DEADLINE_MARGIN=60
 SYSRQ_MARGIN=15
 # A short GUEST_TIMEOUT keeps half of it for the guest's own deadline.
@@ -105,7 +106,8 @@ sysrq_at=$((timeout - SYSRQ_MARGIN))
 sysrq_watch=$!
 # Interrupted (Ctrl-C, a caller's SIGTERM): no helper outlives the script.
 trap 'kill "$sysrq_watch" 2>/dev/null; console_input_close' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 set +e
 # tr line-buffered: the log and the terminal have each line as the guest
 # prints it, a hang's last line included.
@@ -122,9 +124,10 @@ problems=()
 [ "$status" = 124 ] && problems+=("the guest did not finish within ${timeout}s (GUEST_TIMEOUT); the log ends with its blocked tasks and stacks (from 'sysrq:')")
 # BUG: covers KASAN and KFENCE reports, WARNING: lockdep's; kmemleak's
 # come from the guest's scan (see guest-init); "blocked for more than" is
-# the hung-task detector's. Up to the first SysRq: its stack dumps come
-# from a run that has failed already, and would hide the first report.
-if sed -n '/sysrq: /q;p' "$log" |
+# the hung-task detector's. Up to the host's SysRq (its first key, 8,
+# changes the log level): its dumps come from a run that has failed
+# already, and would hide the first report.
+if sed -n '/sysrq: Changing Loglevel/q;p' "$log" |
 	grep -nE 'Internal error: Oops|BUG: |WARNING: |Kernel panic|cut here|Unable to handle kernel|Call trace:|unreferenced object|blocked for more than' >"$log.kernel"; then
 	problems+=("the kernel reported a problem:" "$(head -n 20 "$log.kernel")")
 fi

@@ -87,9 +87,16 @@ struct Cli {
     /// End by this system uptime (seconds, as in /proc/uptime), whatever a
     /// case's own watchdog allows: a watchdog that fires reports where the
     /// program's processes, the hotplug helpers and every blocked task
-    /// are, then bails out. For a caller with a timeout of its own.
+    /// are, then bails out. For a caller with a timeout of its own; after
+    /// the subcommand, if any.
     #[arg(long, value_name = "UPTIME", global = true, value_parser = clap::value_parser!(u64).range(1..))]
     deadline: Option<u64>,
+
+    /// A watchdog that fires first has the kernel print its blocked tasks
+    /// on the console (SysRq w, as root; it raises the console's log level
+    /// for good): for a test system, such as the loop's guests.
+    #[arg(long, global = true, hide = true)]
+    sysrq_on_hang: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,17 +110,21 @@ enum Command {
     /// Latency, throughput and fan-out of asyncn beside the C baseline
     /// module, a pipe with O_ASYNC and plain sigqueue; prints JSON.
     Bench(BenchArgs),
-    /// Where a program and its children, the hotplug helpers and every
-    /// blocked task are (what the watchdog prints before it bails out),
-    /// for a caller's own deadline.
     /// Checks the watchdog itself: a case that hangs for ever, blocked in
     /// a read with a child blocked likewise, must be reported and bailed
     /// out of after `--seconds` (exit status 1).
     #[command(hide = true)]
     HangSelfTest {
-        #[arg(long, default_value_t = 1)]
+        /// The case's limit.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         seconds: u32,
+        /// Stop hanging after this long (the case then passes: exit 0).
+        #[arg(long, value_parser = parse_duration)]
+        return_after: Option<Duration>,
     },
+    /// Where a program and its children, the hotplug helpers and every
+    /// blocked task are (what the watchdog prints before it bails out),
+    /// for a caller's own deadline.
     #[command(hide = true)]
     HangReport {
         /// The program (default: this one's parent).
@@ -224,7 +235,7 @@ fn main() -> ExitCode {
     }
 
     if let Some(command) = &cli.command {
-        return run_command(command, &cli.device, cli.deadline.is_some());
+        return run_command(command, &cli.device, cli.sysrq_on_hang);
     }
 
     let selected: Vec<&cases::Case> = if cli.cases.is_empty() {
@@ -249,7 +260,7 @@ fn main() -> ExitCode {
         Ok(ctx) => ctx,
         Err(code) => return code,
     };
-    if let Err(code) = start_watchdog(cli.deadline.is_some()) {
+    if let Err(code) = start_watchdog(cli.sysrq_on_hang) {
         return code;
     }
     let mut tap = begin(&ctx);
@@ -306,8 +317,8 @@ fn context(
     })
 }
 
-/// The watchdog process, before any case runs; with a deadline (a test
-/// harness), it also asks the kernel for its blocked tasks.
+/// The watchdog process, before any case runs; with `--sysrq-on-hang` it
+/// also asks the kernel for its blocked tasks.
 fn start_watchdog(sysrq: bool) -> Result<(), ExitCode> {
     harness::watchdog::start(sysrq).map_err(|e| {
         eprintln!("asyncn-test: cannot start the watchdog: {e}");
@@ -336,7 +347,7 @@ fn finish(tap: &Tap) -> ExitCode {
 
 /// The subcommands. `stress` and `fuzz`: one long case, watched for its
 /// length plus a margin.
-fn run_command(command: &Command, device: &std::path::Path, deadline: bool) -> ExitCode {
+fn run_command(command: &Command, device: &std::path::Path, sysrq: bool) -> ExitCode {
     type Run = fn(&Context, &mut Tap, &stress::RunOptions) -> harness::CaseResult;
     let (name, args, run, faults): (&'static str, &RunArgs, Run, _) = match command {
         Command::Stress(args) => ("stress", &args.run, stress::run as Run, args.faults),
@@ -345,15 +356,21 @@ fn run_command(command: &Command, device: &std::path::Path, deadline: bool) -> E
             return context(device, Duration::ZERO, None)
                 .map_or_else(|code| code, |ctx| run_bench(&ctx, args))
         }
-        Command::HangSelfTest { seconds } => {
-            if let Err(code) = start_watchdog(deadline) {
+        Command::HangSelfTest {
+            seconds,
+            return_after,
+        } => {
+            if let Err(code) = start_watchdog(sysrq) {
                 return code;
             }
             let mut tap = Tap::begin();
             tap.case_with_timeout("hang-self-test", *seconds);
-            let e = harness::watchdog::hang_for_ever();
-            eprintln!("asyncn-test hang-self-test: {e}");
-            return ExitCode::from(EXIT_FAILED);
+            let result = harness::watchdog::hang(*return_after);
+            tap.check(
+                result.is_ok(),
+                format!("returned after {return_after:?}: {result:?}"),
+            );
+            return finish(&tap);
         }
         Command::HangReport { pid } => {
             let pid = pid.map_or_else(nix::unistd::getppid, nix::unistd::Pid::from_raw);
@@ -365,7 +382,7 @@ fn run_command(command: &Command, device: &std::path::Path, deadline: bool) -> E
         Ok(ctx) => ctx,
         Err(code) => return code,
     };
-    if let Err(code) = start_watchdog(deadline) {
+    if let Err(code) = start_watchdog(sysrq) {
         return code;
     }
     let mut tap = begin(&ctx);

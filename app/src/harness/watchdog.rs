@@ -5,10 +5,11 @@
 //! uninterruptible sleep), and it needs no async-signal-safe code.
 //!
 //! The program tells it, over a pipe, each case's name and how long it may
-//! run. When a case runs out, the watchdog asks the kernel for its blocked
-//! tasks (with `--deadline`, as root), prints the report of [`super::hang`]
-//! (in a child of its own, so that a report that blocks cannot stop the
-//! rest), prints the TAP `Bail out!` line, and ends the program with
+//! run, and that it is done ([`stop`], before the summary). When a case
+//! runs out, the watchdog has a child of its own (so that what blocks
+//! cannot stop the rest) ask the kernel for its blocked tasks (with
+//! `--sysrq-on-hang`, as root) and print the report of [`super::hang`];
+//! then it prints the TAP `Bail out!` line and ends the program with
 //! `SIGALRM`, which the program turns into exit status 1.
 
 use std::fs::File;
@@ -17,51 +18,77 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{getppid, Pid};
+use nix::unistd::{getpid, getppid, Pid};
 
 use crate::sys::process::{exit_now, exit_on_alarm_signal, fork_running};
 
-/// The pipe to the watchdog process, once started.
-static PIPE: OnceLock<File> = OnceLock::new();
+/// The watchdog process, once started: the pipe to it, its pid, and the
+/// program's pid (a forked worker inherits the pipe, and must not use it).
+struct Started {
+    pipe: File,
+    watchdog: Pid,
+    program: Pid,
+}
+
+static STARTED: OnceLock<Started> = OnceLock::new();
 
 /// The case being watched, for a watchdog extended from inside it.
 static CASE: Mutex<&str> = Mutex::new("");
 
-/// How long the report may take before the watchdog gives up on it.
+/// How long the kernel's list and the report may take before the watchdog
+/// gives up on them.
 const REPORT_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long the program may take to end once told to.
 const EXIT_LIMIT: Duration = Duration::from_secs(5);
 
-/// Starts the watchdog process. Call it first thing in `main`: it forks,
-/// which needs a process with one thread. `sysrq`: the watchdog asks the
-/// kernel for its blocked tasks too (SysRq w on the console).
+/// Starts the watchdog process, before any case: it forks, which needs a
+/// process with one thread. `sysrq`: the watchdog asks the kernel for its
+/// blocked tasks too (SysRq w on the console).
 pub fn start(sysrq: bool) -> io::Result<()> {
-    let (rx, tx) = nix::unistd::pipe()?;
+    // Not inherited by what the program runs (udevadm): only forks hold it.
+    let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let tx_fd = tx.as_raw_fd();
-    let parent = nix::unistd::getpid();
-    fork_running(move || {
-        // The watchdog dies with the program, and holds no write end: the
-        // pipe's end means that the program and its workers have gone.
-        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
+    let program = getpid();
+    // Whatever is buffered would otherwise be printed twice.
+    io::stdout().flush()?;
+    let watchdog = fork_running(move || {
+        // The watchdog dies with the program, and holds no write end.
+        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != program {
             return 1;
         }
         let _ = nix::unistd::close(tx_fd);
-        watch(rx, parent, sysrq)
+        watch(rx, program, sysrq)
     })?;
-    exit_on_alarm_signal();
-    let _ = PIPE.set(File::from(tx));
+    exit_on_alarm_signal(watchdog);
+    let _ = STARTED.set(Started {
+        pipe: File::from(tx),
+        watchdog,
+        program,
+    });
     Ok(())
 }
 
-/// Watches `case` for `seconds` from now (0: stops watching). `by_deadline`:
-/// `--deadline` cut the case's own limit to that. Without a watchdog
-/// process (unit tests), nothing.
+/// Ends the watching, before the run's summary: the watchdog process ends,
+/// and has ended when this returns (or, if it had already found a case out
+/// of time, it ends the program meanwhile, its bail-out the last line).
+pub fn stop() {
+    let Some(started) = STARTED.get().filter(|s| s.program == getpid()) else {
+        return;
+    };
+    let _ = (&started.pipe).write_all(b"exit\n");
+    let _ = waitpid(started.watchdog, None);
+}
+
+/// Watches `case` (or the case being watched) for `seconds` from now.
+/// `by_deadline`: `--deadline` cut the case's own limit to that. Without a
+/// watchdog process (unit tests), and in a forked worker, nothing.
 pub(super) fn arm(case: Option<&'static str>, seconds: u32, by_deadline: bool) {
-    let Some(mut pipe) = PIPE.get() else {
+    let Some(started) = STARTED.get().filter(|s| s.program == getpid()) else {
         return;
     };
     let mut current = CASE.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,34 +96,43 @@ pub(super) fn arm(case: Option<&'static str>, seconds: u32, by_deadline: bool) {
         *current = case;
     }
     // One write of a short line: the watchdog reads it whole.
-    let _ =
-        pipe.write_all(format!("{seconds} {} {}\n", u8::from(by_deadline), *current).as_bytes());
+    let line = format!("{seconds} {} {}\n", u8::from(by_deadline), *current);
+    if let Err(e) = (&started.pipe).write_all(line.as_bytes()) {
+        eprintln!(
+            "asyncn-test: the watchdog is gone ({e}): case {} runs unwatched",
+            *current
+        );
+    }
 }
 
-/// What `asyncn-test hang-self-test` does: blocks for ever in a read, with
-/// a child blocked in a read too, for the watchdog to find. Returns only
-/// the error that kept it from blocking.
-pub fn hang_for_ever() -> io::Error {
+/// What `asyncn-test hang-self-test` does: blocks in a read, with a child
+/// blocked in a read too, for the watchdog to find; for ever, or until
+/// `return_after`. The error that kept it from blocking, if any.
+pub fn hang(return_after: Option<Duration>) -> io::Result<()> {
     // Nobody writes to `_tx`, which stays open here: the reads never end.
-    let (rx, _tx) = match nix::unistd::pipe() {
-        Ok(pipe) => pipe,
-        Err(e) => return e.into(),
-    };
+    let (rx, _tx) = nix::unistd::pipe()?;
     let mut rx = File::from(rx);
-    let parent = nix::unistd::getpid();
+    let parent = getpid();
     let child = fork_running(|| {
         if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
             return 1;
         }
         let _ = rx.read(&mut [0u8; 1]);
         0
-    });
-    if let Err(e) = child {
-        return e;
+    })?;
+    if let Some(after) = return_after {
+        let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
+        poll(
+            &mut fds,
+            PollTimeout::try_from(after).unwrap_or(PollTimeout::MAX),
+        )?;
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Ok(());
     }
     match rx.read(&mut [0u8; 1]) {
-        Ok(n) => io::Error::other(format!("the read ended ({n} bytes)")),
-        Err(e) => e,
+        Ok(n) => Err(io::Error::other(format!("the read ended ({n} bytes)"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -133,12 +169,9 @@ fn watch(rx: OwnedFd, program: Pid, sysrq: bool) -> i32 {
             return 0;
         }
         let now = Instant::now();
-        if let Some((at, watched)) = &armed {
-            if now >= *at {
-                fire(program, watched, sysrq);
-                return 0;
-            }
-        }
+        let expired = armed.as_ref().is_some_and(|(at, _)| now >= *at);
+        // An expired case fires only if the program has not moved on: what
+        // it wrote meanwhile is read first (a poll that does not wait).
         let wait = armed.as_ref().map_or(Duration::from_secs(1), |(at, _)| {
             at.saturating_duration_since(now)
                 .min(Duration::from_secs(1))
@@ -146,8 +179,14 @@ fn watch(rx: OwnedFd, program: Pid, sysrq: bool) -> i32 {
         let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
         let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, timeout) {
-            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(0) => {
+                if let Some((_, watched)) = armed.as_ref().filter(|_| expired) {
+                    fire(program, watched, sysrq);
+                }
+                continue;
+            }
             Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return 1,
         }
         let mut chunk = [0u8; 512];
@@ -157,7 +196,12 @@ fn watch(rx: OwnedFd, program: Pid, sysrq: bool) -> i32 {
         }
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            if let Some(watched) = parse(String::from_utf8_lossy(&line).trim_end()) {
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim_end();
+            if line == "exit" {
+                return 0;
+            }
+            if let Some(watched) = parse(line) {
                 armed = (watched.seconds > 0).then(|| {
                     (
                         Instant::now() + Duration::from_secs(watched.seconds.into()),
@@ -169,46 +213,56 @@ fn watch(rx: OwnedFd, program: Pid, sysrq: bool) -> i32 {
     }
 }
 
-/// A case ran out: the kernel's blocked tasks, the report, the bail-out,
-/// and the end of `program`.
-fn fire(program: Pid, watched: &Watch, sysrq: bool) {
+/// Writes `line` to standard output; what printing does (a closed pipe)
+/// must not keep the watchdog from ending the program.
+fn say(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A case ran out: the kernel's blocked tasks and the report, from a child
+/// given [`REPORT_LIMIT`]; the bail-out; the end of `program`.
+fn fire(program: Pid, watched: &Watch, sysrq: bool) -> ! {
     let limit = if watched.by_deadline {
         "its time before --deadline"
     } else {
         "its time"
     };
-    println!(
+    say(&format!(
         "# watchdog: case {} still runs after {} s ({limit}); where everything is:",
         watched.case, watched.seconds
-    );
-    // The kernel's lines first: console output interleaves with ours.
-    if sysrq {
-        super::hang::sysrq_blocked_tasks();
-    }
-    let _ = io::stdout().flush();
-    let watchdog = nix::unistd::getpid();
-    match fork_running(move || {
-        super::hang::report(program, &[watchdog, nix::unistd::getpid()]);
+    ));
+    let watchdog = getpid();
+    let reporter = fork_running(move || {
+        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != watchdog {
+            return 1;
+        }
+        // The kernel's lines first: console output interleaves with ours.
+        if sysrq {
+            super::hang::sysrq_blocked_tasks();
+        }
+        super::hang::report(program, &[watchdog, getpid()]);
         let _ = io::stdout().flush();
         0
-    }) {
+    });
+    match reporter {
         Ok(reporter) => {
             if !reaped(reporter, REPORT_LIMIT) {
                 let _ = kill(reporter, Signal::SIGKILL);
                 let _ = waitpid(reporter, None);
-                println!(
+                say(&format!(
                     "# watchdog: the report did not finish in {} s",
                     REPORT_LIMIT.as_secs()
-                );
+                ));
             }
         }
-        Err(e) => println!("# watchdog: no report ({e})"),
+        Err(e) => say(&format!("# watchdog: no report ({e})")),
     }
-    println!(
+    say(&format!(
         "Bail out! case {} did not finish in {} s ({limit}; watchdog)",
         watched.case, watched.seconds
-    );
-    let _ = io::stdout().flush();
+    ));
     let _ = kill(program, Signal::SIGALRM);
     let deadline = Instant::now() + EXIT_LIMIT;
     while getppid() == program && Instant::now() < deadline {
@@ -217,7 +271,8 @@ fn fire(program: Pid, watched: &Watch, sysrq: bool) {
     if getppid() == program {
         // Stuck where a signal cannot reach it (uninterruptible sleep):
         // the report above says where.
-        eprintln!(
+        let _ = writeln!(
+            io::stderr(),
             "asyncn-test watchdog: the program did not end in {} s; SIGKILL",
             EXIT_LIMIT.as_secs()
         );

@@ -2,6 +2,7 @@
 //! signal that ends a run whose case the watchdog reported as hung.
 
 use std::io;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::{fork, ForkResult, Pid};
@@ -69,19 +70,31 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-extern "C" fn exit_on_alarm(_: libc::c_int) {
-    exit_now(1);
+/// The watchdog process, whose `SIGALRM` ends this one.
+static WATCHDOG: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn exit_on_alarm(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo_t;
+    // si_pid is set for a signal sent by kill(2), and read as 0 otherwise.
+    let sender = unsafe { (*info).si_pid() };
+    if sender == WATCHDOG.load(Ordering::Relaxed) {
+        exit_now(1);
+    }
 }
 
-/// From now on `SIGALRM` ends the process with status 1 at once: how the
-/// watchdog process ends a program whose case it has reported as hung
-/// (it has printed the `Bail out!` line itself).
-pub fn exit_on_alarm_signal() {
+/// From now on a `SIGALRM` from `watchdog` ends the process with status 1
+/// at once (the watchdog has printed the `Bail out!` line); any other
+/// `SIGALRM` is ignored.
+pub fn exit_on_alarm_signal(watchdog: Pid) {
+    WATCHDOG.store(watchdog.as_raw(), Ordering::Relaxed);
     let action = SigAction::new(
-        SigHandler::Handler(exit_on_alarm),
-        SaFlags::empty(),
+        SigHandler::SigAction(exit_on_alarm),
+        SaFlags::SA_SIGINFO,
         SigSet::empty(),
     );
-    // SAFETY: the handler makes one async-signal-safe call, _exit(2).
+    // SAFETY: the handler makes async-signal-safe calls only: an atomic
+    // load and _exit(2).
     let _ = unsafe { sigaction(Signal::SIGALRM, &action) };
+    // A caller may have started the program with it blocked.
+    let _ = SigSet::from(Signal::SIGALRM).thread_unblock();
 }

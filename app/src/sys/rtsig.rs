@@ -189,8 +189,8 @@ pub fn prepare_worker(queued: &[i32]) -> io::Result<()> {
     Ok(())
 }
 
-/// For worker processes only (the parent's case watchdog uses `alarm`, the
-/// same timer). Sends `SIGALRM` every `period` until disarmed (zero disarms it), so a
+/// For worker processes only (in the program, `SIGALRM` is the watchdog's
+/// way to end it). Sends `SIGALRM` every `period` until disarmed (zero disarms it), so a
 /// blocking call made after arming returns `EINTR` within one period however
 /// late it starts. A one-shot timer is not enough: when the worker is
 /// preempted between arming and the call (8 workers on 2 emulated CPUs), the
