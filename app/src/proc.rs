@@ -10,6 +10,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe, Pid};
 
+use crate::sys::process::die_with_parent;
+
 /// Runs `body` in a child process; its return value is the exit status.
 /// The child dies with this process (see [`die_with_parent`]).
 pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<Pid> {
@@ -25,14 +27,6 @@ pub fn spawn(body: impl FnOnce() -> i32) -> io::Result<Pid> {
         let _ = io::stdout().flush();
         code
     })
-}
-
-/// Asks the kernel to kill this process when its parent, `parent`, ends
-/// (Ctrl-C, a watchdog's `Bail out!`, a crash): no child outlives the test
-/// program. False when that cannot be asked, or `parent` has already ended.
-/// A change of user clears the request: ask again after one.
-pub fn die_with_parent(parent: Pid) -> bool {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_ok() && nix::unistd::getppid() == parent
 }
 
 /// Waits for `pid` until `timeout`; a child still running then is killed.

@@ -563,7 +563,7 @@ impl<'a> Worker<'a> {
             return 1;
         }
         // Changing user cleared the request of `spawn`.
-        if !crate::proc::die_with_parent(parent) {
+        if !crate::sys::process::die_with_parent(parent) {
             return 1;
         }
         if let Err(e) = rtsig::prepare_worker(&[libc::SIGIO, self.rt]) {

@@ -24,7 +24,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpid, getppid, Pid};
 
-use crate::sys::process::{exit_now, exit_on_alarm_signal, fork_running};
+use crate::sys::process::{die_with_parent, exit_now, exit_on_alarm_signal, fork_running};
 
 /// The watchdog process, once started: the pipe to it, its pid, and the
 /// program's pid (a forked worker inherits the pipe, and must not use it).
@@ -58,7 +58,7 @@ pub fn start(sysrq: bool) -> io::Result<()> {
     io::stdout().flush()?;
     let watchdog = fork_running(move || {
         // The watchdog dies with the program, and holds no write end.
-        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != program {
+        if !die_with_parent(program) {
             return 1;
         }
         let _ = nix::unistd::close(tx_fd);
@@ -114,7 +114,7 @@ pub fn hang(return_after: Option<Duration>) -> io::Result<()> {
     let mut rx = File::from(rx);
     let parent = getpid();
     let child = fork_running(|| {
-        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent {
+        if !die_with_parent(parent) {
             return 1;
         }
         let _ = rx.read(&mut [0u8; 1]);
@@ -235,7 +235,7 @@ fn fire(program: Pid, watched: &Watch, sysrq: bool) -> ! {
     ));
     let watchdog = getpid();
     let reporter = fork_running(move || {
-        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != watchdog {
+        if !die_with_parent(watchdog) {
             return 1;
         }
         // The kernel's lines first: console output interleaves with ours.

@@ -63,6 +63,14 @@ fn thread_names() -> String {
         .join(", ")
 }
 
+/// Asks the kernel to kill this process when its parent, `parent`, ends
+/// (Ctrl-C, a watchdog's `Bail out!`, a crash): no child outlives the test
+/// program. False when that cannot be asked, or `parent` has already ended.
+/// A change of user clears the request: ask again after one.
+pub fn die_with_parent(parent: Pid) -> bool {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_ok() && nix::unistd::getppid() == parent
+}
+
 /// Ends the process now with `code`: no exit-time handlers, no flushing
 /// (flush what must be seen first).
 pub fn exit_now(code: i32) -> ! {
