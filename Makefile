@@ -72,9 +72,11 @@ stress: $(GUEST_IMAGE)
 bench: module app
 	$(S)/bench.sh
 
-# Each tests/mutants/*.patch applied to a copy of driver/ and run through
-# the arm64/6.12 guest suite; a table of which check killed it (MUTANTS=01,07
-# for some). Not part of `make test`: it boots a guest per mutant.
+# Each tests/mutants/*.patch applied to a copy of driver/ and init/ and run
+# through the arm64/6.12 guest suite; a table of which check killed it
+# (MUTANTS=01,07 for some). The "Kernel: debug" mutants run on the debug
+# kernel, in a second pass. Not part of `make test`: it boots a guest per
+# mutant.
 mutants: export ARCH := arm64
 mutants: export KERNEL := 6.12
 mutants: export FLAVOUR :=

@@ -218,7 +218,7 @@ impl AsyncnDevice {
 
     /// Wakes readers and pollers, then signals the subscribers.
     fn notify(&self) {
-        self.readable.wake_all(READABLE);
+        self.readable.wake_up_poll(READABLE);
         self.subscribers.notify(bindings::SIGIO, bindings::POLL_IN);
     }
 }
@@ -330,13 +330,13 @@ impl FileOperations for AsyncnDevice {
                         )
                         .is_ok()
                     {
-                        self.readable.wake_all(READABLE);
+                        self.readable.wake_up_poll(READABLE);
                     }
                     return Err(e);
                 }
                 trace!(
                     "read",
-                    "asyncn{}: read {} bytes of generation {}",
+                    "asyncn{}: read {} bytes of generation {:#x}",
                     self.index,
                     n,
                     generation
@@ -394,7 +394,7 @@ impl FileOperations for AsyncnDevice {
                 .store(notifications + subscribers, Ordering::Relaxed);
             trace!(
                 "write",
-                "asyncn{}: wrote {} bytes, generation {}",
+                "asyncn{}: wrote {} bytes, generation {:#x}",
                 self.index,
                 n,
                 generation

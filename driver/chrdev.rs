@@ -200,6 +200,7 @@ impl File {
 // values are part of the VFS ABI (include/linux/fs.h).
 const FMODE_READ: u32 = 1 << 0;
 const FMODE_WRITE: u32 = 1 << 1;
+const FMODE_NOWAIT: u32 = 1 << 27;
 
 // `IOCB_NOWAIT` is `(__force int) RWF_NOWAIT` (include/linux/fs.h), a cast
 // bindgen cannot evaluate; `RWF_NOWAIT` is 0x8 (include/uapi/linux/fs.h).
@@ -299,6 +300,8 @@ pub(crate) trait FileOperations: Sync + Send + Sized {
     fn release(&self, open: Self::Open, file: &File);
     /// `read(2)`, `readv(2)`, `preadv2(2)`, io_uring reads: one call with
     /// all its buffers; returns the number of bytes written to `out`.
+    /// Files are opened with `FMODE_NOWAIT`: when `out.nowait()`, it must
+    /// fail with `EAGAIN` rather than wait for data.
     fn read(&self, open: &Self::Open, file: &File, out: &mut IovDest<'_>) -> Result<usize>;
     /// `write(2)`, `writev(2)`, `pwritev2(2)`, io_uring writes: one call
     /// with all its buffers; returns the number of bytes accepted.
@@ -391,9 +394,9 @@ pub(crate) struct PollTable<'a> {
 impl<'a> PollTable<'a> {
     /// `poll_wait()`: makes `queue` wake this poller. Ends with a full
     /// barrier (as `sock_poll_wait()` does): the caller's readiness check
-    /// that follows pairs with [`WaitQueue::wake_all`]'s check for waiters.
+    /// that follows pairs with [`WaitQueue::wake_up_poll`]'s check for waiters.
     ///
-    /// [`WaitQueue::wake_all`]: crate::sync::WaitQueue::wake_all
+    /// [`WaitQueue::wake_up_poll`]: crate::sync::WaitQueue::wake_up_poll
     pub(crate) fn register(&self, queue: &'a crate::sync::WaitQueue) {
         // SAFETY: `table` and `file` are those of the `poll` call this
         // value was made for; `queue` lives as long as the device (`'a`),
@@ -660,6 +663,12 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
     if ret != 0 {
         return ret;
     }
+    // `read` honours `IOCB_NOWAIT` (`IovDest::nowait`), so the VFS may pass
+    // `RWF_NOWAIT` and io_uring may try reads without a worker, as for
+    // pipes (`fifo_open`) and eventfd.
+    // SAFETY: `file` is valid and not yet installed in any descriptor
+    // table, so no other task reads or writes its `f_mode`.
+    unsafe { (*file).f_mode |= FMODE_NOWAIT };
     // Allocate first, so that a failed allocation cannot leave `T::open`'s
     // effects without a matching `release`.
     let slot = match KBox::<OpenFile<T>>::new_uninit(GFP_KERNEL) {

@@ -206,8 +206,10 @@ impl WaitQueue {
         result
     }
 
-    /// Wakes every interruptible sleeper and poller; `key` is the poll mask
-    /// that became true (epoll uses it to skip unrelated wake-ups).
+    /// Wakes every interruptible sleeper and poller, but only one
+    /// `EPOLLEXCLUSIVE` waiter (`wake_up_interruptible_poll()`); `key` is
+    /// the poll mask that became true (epoll uses it to skip unrelated
+    /// wake-ups).
     ///
     /// Takes the queue's lock only when someone waits (`wq_has_sleeper()`):
     /// the full barrier orders the caller's update of the condition before
@@ -215,7 +217,7 @@ impl WaitQueue {
     /// `prepare_to_wait_event()` (sleepers) and at the end of
     /// `PollTable::register` (pollers), so a waiter either sees the new
     /// condition or is seen here.
-    pub(crate) fn wake_all(&self, key: u32) {
+    pub(crate) fn wake_up_poll(&self, key: u32) {
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         let head = self.raw.get();
         // SAFETY: the queue is initialised. Reading `head.next` without the
@@ -228,12 +230,15 @@ impl WaitQueue {
             return;
         }
         // SAFETY: the queue is initialised; `key` is passed as an integer
-        // cast to a pointer, as `wake_up_interruptible_poll()` does.
+        // cast to a pointer, as `wake_up_interruptible_poll()` does. One
+        // exclusive waiter (`nr_exclusive` 1): the rest of an
+        // `EPOLLEXCLUSIVE` herd sleeps on; sleepers and other pollers queue
+        // non-exclusively and all wake.
         unsafe {
             bindings::__wake_up(
                 self.raw.get(),
                 bindings::TASK_INTERRUPTIBLE,
-                0,
+                1,
                 key as usize as *mut core::ffi::c_void,
             )
         };

@@ -18,6 +18,9 @@
 //! The message is formatted by Rust (`format_args!`), passed to the kernel
 //! as one `%pA` argument, as the `kernel` crate's `pr_*!` macros do: no C
 //! format string meets the arguments, so `trace!` is safe for any of them.
+//! A `u64` is printed in hex (`{:#x}`): `core` prints one of five or more
+//! decimal digits by dividing it by 10000, and a 64-bit division is a
+//! panic in a 32-bit ARM kernel (`__aeabi_uldivmod`, rust/compiler_builtins.rs).
 
 use crate::chrdev::c_chars;
 use core::cell::UnsafeCell;

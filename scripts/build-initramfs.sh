@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Assemble build/<arch>/initramfs.cpio.gz: busybox, the guest /init, the
 # project's init script, the module and asyncn-test. Uses the kernel's own
-# gen_init_cpio, so device nodes need no root.
+# gen_init_cpio, so device nodes need no root. ASYNCN_INIT_DIR: where the
+# init script and mdev configuration come from (default init/; make
+# mutants gives a patched copy).
 . "$(dirname "$0")/lib.sh"
 arch_setup
 kernel_setup
@@ -12,6 +14,7 @@ for f in "$busybox" "$OUT/asyncn.ko" "$OUT/asyncn-test" "$KBUILD/usr/gen_init_cp
 	[ -e "$f" ] || die "missing $f" "run: make deps kernel module app"
 done
 release=$(cat "$KBUILD/include/config/kernel.release")
+init_dir=${ASYNCN_INIT_DIR:-$TOP/init}
 
 step "assembling the initramfs"
 # The group the udev/mdev rule gives the nodes to.
@@ -27,8 +30,8 @@ spec=$OUT/initramfs.list
 	echo "file /bin/busybox $busybox 0755 0 0"
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $TOP/scripts/guest-init 0755 0 0"
-	echo "file /etc/init.d/asyncn $TOP/init/asyncn 0755 0 0"
-	echo "file /etc/mdev.conf $TOP/init/asyncn.mdev 0644 0 0"
+	echo "file /etc/init.d/asyncn $init_dir/asyncn 0755 0 0"
+	echo "file /etc/mdev.conf $init_dir/asyncn.mdev 0644 0 0"
 	echo "file /etc/passwd $OUT/passwd 0644 0 0"
 	echo "file /etc/group $OUT/group 0644 0 0"
 	echo "file /lib/modules/$release/extra/asyncn.ko $OUT/asyncn.ko 0644 0 0"

@@ -52,8 +52,9 @@ for f in "${shared[@]}"; do
 		-path ./app/target -prune -o -type f -name "$name" -print)
 done
 # The loop installs and boots them as the packagings do.
-need_ref scripts/build-initramfs.sh 'init/asyncn '
-need_ref scripts/build-initramfs.sh 'init/asyncn.mdev'
+need_ref scripts/build-initramfs.sh 'init_dir=${ASYNCN_INIT_DIR:-$TOP/init}'
+need_ref scripts/build-initramfs.sh '$init_dir/asyncn '
+need_ref scripts/build-initramfs.sh '$init_dir/asyncn.mdev'
 need_ref scripts/lib.sh 'config/asyncn.cfg'
 need_ref scripts/lib.sh 'CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberrypi3-64'
 need_ref scripts/lib.sh 'CARD_IMAGE_DIR=buildroot-external/board/asyncn/raspberrypi'

@@ -122,7 +122,7 @@ set -e
 
 problems=()
 [ "$status" = 124 ] && problems+=("the guest did not finish within ${timeout}s (GUEST_TIMEOUT); the log ends with its blocked tasks and stacks (from 'sysrq:')")
-# BUG: covers KASAN and KFENCE reports, WARNING: lockdep's; kmemleak's
+# A kernel report fails the run (checks R30). BUG: covers KASAN and KFENCE reports, WARNING: lockdep's; kmemleak's
 # come from the guest's scan (see guest-init); "blocked for more than" is
 # the hung-task detector's. Up to the host's SysRq (its first key, 8,
 # changes the log level): its dumps come from a run that has failed

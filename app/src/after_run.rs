@@ -1,6 +1,7 @@
 //! What must hold after a stress or fuzz run, once every process that
 //! used the devices is gone: nothing counted as open or subscribed, the
-//! buffers freed, the write counter consistent, and the devices working.
+//! buffers freed, the write counter consistent, and the devices working
+//! (checks R5, R25, R26).
 
 use std::collections::BTreeMap;
 use std::io;

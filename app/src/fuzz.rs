@@ -13,7 +13,8 @@
 //! those arguments, successes included; a timer interrupts any call that
 //! would block. Afterwards the same
 //! checks as the stress run: nothing left open, buffers freed, devices
-//! working; the guest runner catches any kernel report.
+//! working; the guest runner catches any kernel report (checks R19, R28,
+//! R30).
 
 use std::cell::RefCell;
 use std::fmt;

@@ -229,7 +229,11 @@ fn main() -> ExitCode {
     }
     if cli.list {
         for case in CASES {
-            println!("{:<18} {}", case.name, case.about);
+            let rules = match case.rules {
+                [] => String::new(),
+                rules => format!(" [{}]", rules.join(", ")),
+            };
+            println!("{:<18} {}{rules}", case.name, case.about);
         }
         return ExitCode::SUCCESS;
     }

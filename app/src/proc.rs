@@ -257,3 +257,56 @@ pub fn read_timeout(file: &mut File, buf: &mut [u8], timeout: Duration) -> io::R
     }
     Ok(())
 }
+
+/// Whether task `pid` (a process or a thread) is asleep: state S in
+/// `/proc/<pid>/stat`.
+pub fn sleeping(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // "pid (comm) S ...": the state follows the last ')'.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state == "S")
+        })
+        .unwrap_or(false)
+}
+
+/// Waits up to `timeout` for task `pid` to be asleep; whether it is.
+pub fn wait_until_sleeping(pid: Pid, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if sleeping(pid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The threads of this process (io_uring's workers included) whose kernel
+/// stack runs through `module` (a `[module]` frame in
+/// `/proc/self/task/<tid>/stack`), as "tid (comm)"; an error when no stack
+/// can be read (no `CONFIG_STACKTRACE`, not root).
+pub fn threads_in_module(module: &str) -> io::Result<Vec<String>> {
+    let marker = format!("[{module}]");
+    let mut found = Vec::new();
+    let mut readable = 0;
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let dir = entry?.path();
+        let Ok(stack) = std::fs::read_to_string(dir.join("stack")) else {
+            continue;
+        };
+        readable += 1;
+        if stack.contains(&marker) {
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let tid = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+            found.push(format!("{} ({})", tid.unwrap_or_default(), comm.trim()));
+        }
+    }
+    if readable == 0 {
+        return Err(io::Error::other("no /proc/self/task/*/stack is readable"));
+    }
+    Ok(found)
+}

@@ -10,7 +10,7 @@
 //!   of one when the read buffer was smaller (see `message`): no torn
 //!   reads; and no stale ones: an open file never reads a message of a
 //!   writer again, nor one older than the last it read of that writer
-//!   (each writer's messages reach a device in order);
+//!   (each writer's messages reach a device in order) (checks R6, R11, R12);
 //! - a subscription with a queued real-time signal (`F_SETSIG`) gets one
 //!   signal per write completed while it was subscribed, counted per file
 //!   by the signal's `si_fd` (changing `F_SETSIG` ends one session and
@@ -19,9 +19,14 @@
 //!   subscription session `lower = completed at its end - started at its
 //!   start` writes must have notified it and at most `upper = started at
 //!   its end - completed at its start` may have (exact when no write was in
-//!   flight at either edge);
+//!   flight at either edge) (checks R23, R24);
 //! - `poll` saying readable means a read does not block; writers always
-//!   poll writable;
+//!   poll writable (checks R20);
+//! - no lost or late wake-up: a few blocking reads, `poll`s and epoll
+//!   waits (level- and edge-triggered) wait long, and one that began with
+//!   no write in flight on its device must return, with data or readable,
+//!   within a bound after the first write that completed after it began
+//!   (checks R21);
 //! - when every worker is gone: no open files or subscribers counted in
 //!   sysfs, the buffers freed (a new open has nothing to read), and the
 //!   device still works.
@@ -33,7 +38,7 @@
 //! and nothing else; a read that fails with `EFAULT` must leave its message
 //! unread (`poll` says readable at once); a write that fails is not counted
 //! as completed, and every check above still holds for the calls that
-//! succeeded. The run fails if no fault was injected.
+//! succeeded. The run fails if no fault was injected (checks R10, R16, R31).
 //!
 //! Each worker's operations follow from the run's seed and the worker's
 //! number; the interleaving of workers is up to the scheduler.
@@ -111,6 +116,9 @@ enum Count {
     LongReads,
     LongReadsJudged,
     LongReadsInterrupted,
+    LongPolls,
+    LongPollsJudged,
+    LongPollsTimedOut,
     WakesMeasured,
     Violations,
 }
@@ -365,15 +373,21 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         board.get(Count::LongReads),
         board.get(Count::LongReadsJudged),
     );
+    let (long_polls, polls_judged) = (
+        board.get(Count::LongPolls),
+        board.get(Count::LongPollsJudged),
+    );
     tap.check(
-        judged > 0,
+        judged > 0 && polls_judged > 0,
         format!(
             "lost-wake-up detector ran: {long_reads} blocking reads with a {} s timer, {judged} of them \
-             begun with no write in flight and judged, {} interrupted (one that returns, with data or \
-             EINTR, more than {} ms after a write it was owed is a violation, counted above); the \
-             slowest of {} measured wake-ups took {:.1} ms from the write's return",
+             begun with no write in flight and judged, {} interrupted; {long_polls} poll and epoll \
+             waits as long, {polls_judged} judged, {} timed out (one that returns, with data or \
+             EINTR or a timeout, more than {} ms after a write it was owed is a violation, counted \
+             above); the slowest of {} measured wake-ups took {:.1} ms from the write's return",
             LONG_READ_TIMER.as_secs() * u64::from(crate::harness::timeouts::timeout_scale()),
             board.get(Count::LongReadsInterrupted),
+            board.get(Count::LongPollsTimedOut),
             WAKE_BOUND.as_millis() * u128::from(crate::harness::timeouts::timeout_scale()),
             board.get(Count::WakesMeasured),
             board.wake_max_ns.load(SeqCst) as f64 / 1e6
@@ -711,7 +725,12 @@ impl<'a> Worker<'a> {
         }
         if quiet {
             self.board.add(Count::LongReadsJudged, 1);
-            self.check_woken(device, completed_before, started, returned, &result);
+            let outcome = match result {
+                Ok(_) => Waited::Data,
+                Err(Errno::EINTR) => Waited::TimedOut,
+                Err(_) => Waited::Other,
+            };
+            self.check_woken(device, "read", completed_before, started, returned, outcome);
         }
         match result {
             Ok(n) if mode.readable() => {
@@ -912,6 +931,10 @@ impl<'a> Worker<'a> {
         }
         let i = self.rng.index(self.slots.len());
         let mode = self.slots[i].mode;
+        if mode.readable() && self.rng.chance(5) {
+            self.long_wait(i);
+            return;
+        }
         let timeout = self.rng.pick(&[0u8, 0, 5]);
         self.board.add(Count::Polls, 1);
         let revents = match poll_once(
@@ -945,26 +968,68 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The lost-wake-up detector, after a long blocking read on `device`
-    /// that began when `completed_before` writes had completed (at
-    /// `started`) and returned `result` at `returned`. Every write completed
-    /// after that was owed to it: data must have come. One that completed
-    /// more than `WAKE_BOUND` before an `EINTR` was missed. A read that got
-    /// data measures its wake-up from the first owed write's return.
+    /// The lost-wake-up detector's pollers: waits up to the long timer for
+    /// slot `i` to be readable with `poll`, or with a new level- or
+    /// edge-triggered epoll registration, judges the wait as a long read's,
+    /// and reads the message when there is one. Exclusive epoll waiters are
+    /// not used here: a write wakes one of them, not each (the
+    /// `epoll-exclusive` case checks that).
+    fn long_wait(&mut self, i: usize) {
+        let device = self.slots[i].device;
+        let how = self.rng.pick(&["poll", "epoll", "edge-triggered epoll"]);
+        let completed_before = self.board.completed[device].load(SeqCst);
+        // As for long reads: only a wait begun with no write in flight.
+        let quiet = self.board.started[device].load(SeqCst) == completed_before;
+        let timeout = LONG_READ_TIMER * crate::harness::timeouts::timeout_scale();
+        self.board.add(Count::LongPolls, 1);
+        let started = monotonic_ns();
+        let result = wait_readable(&self.slots[i].fd, how, timeout);
+        let returned = monotonic_ns();
+        let outcome = match result {
+            Ok(true) => Waited::Data,
+            Ok(false) => {
+                self.board.add(Count::LongPollsTimedOut, 1);
+                Waited::TimedOut
+            }
+            // A signal, or no memory for epoll under fault injection.
+            Err(Errno::EINTR) => Waited::Other,
+            Err(Errno::ENOMEM) if self.faults => Waited::Other,
+            Err(e) => {
+                self.violation(format!("{how} of a readable file: {e}"));
+                Waited::Other
+            }
+        };
+        if quiet {
+            self.board.add(Count::LongPollsJudged, 1);
+            self.check_woken(device, how, completed_before, started, returned, outcome);
+        }
+        if outcome == Waited::Data {
+            self.read_slot(i, self.buffer_size, true);
+        }
+    }
+
+    /// The lost-wake-up detector, after a long blocking wait (`what`: a
+    /// read, a poll) on `device` that began when `completed_before` writes
+    /// had completed (at `started`) and ended with `outcome` at `returned`.
+    /// Every write completed after that was owed to it: data must have
+    /// come. One that completed more than `WAKE_BOUND` before the wait
+    /// timed out was missed. A wait that got data measures its wake-up
+    /// from the first owed write's return.
     fn check_woken(
         &mut self,
         device: usize,
+        what: &str,
         completed_before: u64,
         started: u64,
         returned: u64,
-        result: &nix::Result<usize>,
+        outcome: Waited,
     ) {
         let first_owed = completed_before + 1;
         let bound = (WAKE_BOUND * crate::harness::timeouts::timeout_scale()).as_nanos() as u64;
-        match result {
-            Ok(_) => {
-                // The first owed write returned after the read began: the
-                // read was blocked until then, or got it at once.
+        match outcome {
+            Waited::Data => {
+                // The first owed write returned after the wait began: the
+                // wait was blocked until then, or got it at once.
                 if let Some(at) = self.board.completion_time(device, first_owed) {
                     if at > started {
                         let wake = returned.saturating_sub(at);
@@ -972,7 +1037,7 @@ impl<'a> Worker<'a> {
                         self.board.wake_max_ns.fetch_max(wake, SeqCst);
                         if wake > bound {
                             self.violation(format!(
-                                "late wake-up: a blocked read of device {device} returned {} ms after \
+                                "late wake-up: a blocked {what} of device {device} returned {} ms after \
                                  write {first_owed} completed (bound {} ms)",
                                 wake / 1_000_000,
                                 bound / 1_000_000
@@ -981,8 +1046,10 @@ impl<'a> Worker<'a> {
                     }
                 }
             }
-            Err(Errno::EINTR) => {
-                self.board.add(Count::LongReadsInterrupted, 1);
+            Waited::TimedOut => {
+                if what == "read" {
+                    self.board.add(Count::LongReadsInterrupted, 1);
+                }
                 let completed = self.board.completed[device].load(SeqCst);
                 let oldest_known = completed.saturating_sub(RING as u64 - 1).max(first_owed);
                 // How busy the device was meanwhile tells a missed wake-up
@@ -997,9 +1064,9 @@ impl<'a> Worker<'a> {
                     if let Some(at) = self.board.completion_time(device, k) {
                         if at + bound < returned {
                             self.violation(format!(
-                                "lost wake-up: a blocked read of device {device} returned EINTR {} ms after \
+                                "lost wake-up: a blocked {what} of device {device} timed out {} ms after \
                                  write {k} completed (bound {} ms); {} writes to the device completed \
-                                 during the read, the last {last} before it returned",
+                                 during the wait, the last {last} before it returned",
                                 (returned - at) / 1_000_000,
                                 bound / 1_000_000,
                                 completed.saturating_sub(completed_before),
@@ -1009,7 +1076,7 @@ impl<'a> Worker<'a> {
                     }
                 }
             }
-            Err(_) => {}
+            Waited::Other => {}
         }
     }
 
@@ -1130,6 +1197,45 @@ impl<'a> Worker<'a> {
             ));
         }
     }
+}
+
+/// How a long wait of the lost-wake-up detector ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    /// With data (a read) or readable (a poll).
+    Data,
+    /// The timer or timeout ended it.
+    TimedOut,
+    /// Anything else: not judged.
+    Other,
+}
+
+/// Waits up to `timeout` for `fd` to be readable, `how`: with `poll`, or
+/// a new epoll instance and registration (edge-triggered for "edge-
+/// triggered epoll"). Whether it became readable.
+fn wait_readable(fd: &OwnedFd, how: &str, timeout: Duration) -> nix::Result<bool> {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+    if how == "poll" {
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        let ms = timeout.as_millis().min(60_000) as i32;
+        let ready = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        )?;
+        return Ok(ready == 1
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN)));
+    }
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    let mut flags = EpollFlags::EPOLLIN;
+    if how == "edge-triggered epoll" {
+        flags |= EpollFlags::EPOLLET;
+    }
+    epoll.add(fd.as_fd(), EpollEvent::new(flags, 0))?;
+    let mut events = [EpollEvent::empty(); 1];
+    let timeout = EpollTimeout::try_from(timeout).unwrap_or(EpollTimeout::MAX);
+    Ok(epoll.wait(&mut events, timeout)? == 1)
 }
 
 /// `poll` of one file for `events`, waiting up to `timeout_ms`: the

@@ -16,7 +16,7 @@ use nix::unistd::{getpid, getppid};
 use crate::device::{Access, Device};
 use crate::harness::Tap;
 use crate::harness::{wait, CaseResult, Context};
-use crate::proc::{read_timeout, reap, spawn, Channel};
+use crate::proc::{read_timeout, reap, spawn, wait_until_sleeping, Channel};
 use crate::sys::rtsig::{self, Interrupting};
 
 /// Writes `message` to the device from a child process after `delay`.
@@ -80,19 +80,52 @@ pub fn blocking_read(ctx: &Context, tap: &mut Tap) -> CaseResult {
         interrupted == Err(Errno::EINTR),
         format!("a signal ends the wait with EINTR, no SA_RESTART ({interrupted:?})"),
     );
-    Ok(())
-}
 
-/// Whether process `pid` is asleep (state S in `/proc/<pid>/stat`).
-fn sleeping(pid: nix::unistd::Pid) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // "pid (comm) S ...": the state follows the last ')'.
-            let (_, rest) = stat.rsplit_once(')')?;
-            rest.split_whitespace().next().map(|state| state == "S")
-        })
-        .unwrap_or(false)
+    // Under SA_RESTART the kernel restarts the interrupted read, which goes
+    // on waiting for the next write. A child signals the reader SIGNALS
+    // times, each while it sleeps (in the read), then writes.
+    const SIGNALS: u32 = 5;
+    let restarting = Interrupting::install_restarting(Signal::SIGUSR1)?;
+    let before = Interrupting::handled();
+    let device = ctx.device.clone();
+    let interrupter = spawn(move || {
+        for _ in 0..SIGNALS {
+            if !wait_until_sleeping(parent, wait())
+                || getppid() != parent
+                || kill(parent, Signal::SIGUSR1).is_err()
+            {
+                return 2;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Asleep again (restarted) before the write.
+        if !wait_until_sleeping(parent, wait()) {
+            return 2;
+        }
+        match Device::open(&device, Access::Write).and_then(|mut d| d.send(b"restarted")) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
+    })?;
+    let restarted = errno(reader.receive(ctx.params.buffer_size));
+    let mut status = reap(interrupter, wait());
+    if status.is_none() {
+        // Gone before the handler is: a late SIGUSR1 would end the program.
+        let _ = kill(interrupter, Signal::SIGKILL);
+        status = reap(interrupter, wait());
+    }
+    let handled = Interrupting::handled() - before;
+    drop(restarting);
+    let expected = &b"restarted"[..9.min(ctx.params.buffer_size)];
+    tap.check(
+        restarted.as_deref() == Ok(expected) && handled >= SIGNALS && status == Some(0),
+        format!(
+            "under SA_RESTART a read interrupted {handled} times (of {SIGNALS} sent while it \
+             slept; sender {status:?}) is restarted and returns the next write's message \
+             ({restarted:?})"
+        ),
+    );
+    Ok(())
 }
 
 /// A blocked reader wakes for a write that also signals many subscribers.
@@ -141,10 +174,7 @@ pub fn wake_after_publish(ctx: &Context, tap: &mut Tap) -> CaseResult {
         read_timeout(&mut ready.receiver(), &mut byte, wait())?;
         // Write once the reader sleeps in `read`: a reader not yet there
         // would find the message without being woken.
-        let deadline = Instant::now() + wait();
-        while !sleeping(reader) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until_sleeping(reader, wait());
         writer.send(&message)?;
         if reap(reader, wait()) == Some(0) {
             woken += 1;

@@ -20,6 +20,30 @@ fn set_traces(on: bool) -> std::io::Result<()> {
 }
 
 /// A write and a read on the device.
+/// The generation (writes since load) the traced write follows at least.
+const GENERATION: u64 = 20_000;
+
+/// Writes to the device until its `writes` statistic is at least `target`;
+/// returns it.
+fn advance_generation(ctx: &Context, target: u64) -> std::io::Result<u64> {
+    let stats_dir = crate::device::sysfs_dir(&ctx.device);
+    let writes = || -> std::io::Result<u64> {
+        Ok(crate::device::read_stats(&stats_dir)?
+            .get("writes")
+            .copied()
+            .unwrap_or(0))
+    };
+    let mut writer = Device::open(&ctx.device, Access::Write)?;
+    let mut now = writes()?;
+    while now < target {
+        for _ in 0..(target - now).min(10_000) {
+            writer.send(b".")?;
+        }
+        now = writes()?;
+    }
+    Ok(now)
+}
+
 fn exercise(ctx: &Context, message: &[u8]) -> std::io::Result<()> {
     let mut dev = Device::open(&ctx.device, Access::ReadWrite)?;
     dev.send(message)?;
@@ -62,6 +86,11 @@ pub fn tracing(ctx: &Context, tap: &mut Tap) -> CaseResult {
         );
         return Ok(());
     }
+    // Traces print the message's generation, a u64: make it large, as on a
+    // device that has run for a while (32-bit kernels cannot print every
+    // u64 the way 64-bit ones can).
+    let generation = advance_generation(ctx, GENERATION)?;
+    tap.note(format!("the device's generation is {generation}"));
     set_traces(true)?;
     let mut log = KernelLog::open()?;
     let traced = exercise(ctx, b"traced");

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod process;
 pub mod raw;
 pub mod rtsig;
+pub mod rw;
 pub mod shared;
 pub mod sigio;
 pub mod uffd;

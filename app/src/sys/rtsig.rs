@@ -217,7 +217,8 @@ pub const F_GETSIG: libc::c_int = 11;
 
 /// While alive, `signal` runs a handler that does nothing, without
 /// `SA_RESTART`: it interrupts a blocking call (`EINTR`) and is otherwise
-/// ignored. The previous disposition comes back on drop.
+/// ignored (or, from `install_restarting`, one that counts it, with
+/// `SA_RESTART`). The previous disposition comes back on drop.
 #[must_use = "the previous disposition comes back when this is dropped"]
 pub struct Interrupting {
     signal: nix::sys::signal::Signal,
@@ -226,15 +227,38 @@ pub struct Interrupting {
 
 extern "C" fn do_nothing(_: libc::c_int) {}
 
+/// Signals taken by [`Interrupting::install_restarting`]'s handler.
+static RESTARTING_HANDLED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn count_handled(_: libc::c_int) {
+    RESTARTING_HANDLED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 impl Interrupting {
     pub fn install(signal: nix::sys::signal::Signal) -> nix::Result<Self> {
-        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
-        let action = SigAction::new(
-            SigHandler::Handler(do_nothing),
-            SaFlags::empty(),
-            SigSet::empty(),
-        );
-        // SAFETY: the handler does nothing.
+        Self::with(signal, do_nothing, nix::sys::signal::SaFlags::empty())
+    }
+
+    /// The same with `SA_RESTART`: an interrupted call that may be
+    /// restarted is, and the handler counts the signals ([`Self::handled`]).
+    pub fn install_restarting(signal: nix::sys::signal::Signal) -> nix::Result<Self> {
+        Self::with(signal, count_handled, nix::sys::signal::SaFlags::SA_RESTART)
+    }
+
+    /// Signals the `SA_RESTART` handler has taken since the program began.
+    pub fn handled() -> u32 {
+        RESTARTING_HANDLED.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn with(
+        signal: nix::sys::signal::Signal,
+        handler: extern "C" fn(libc::c_int),
+        flags: nix::sys::signal::SaFlags,
+    ) -> nix::Result<Self> {
+        use nix::sys::signal::{sigaction, SigAction, SigHandler, SigSet};
+        let action = SigAction::new(SigHandler::Handler(handler), flags, SigSet::empty());
+        // SAFETY: the handlers do nothing or add to an atomic, which is
+        // async-signal-safe.
         let previous = unsafe { sigaction(signal, &action) }?;
         Ok(Self { signal, previous })
     }

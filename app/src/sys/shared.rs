@@ -52,6 +52,8 @@ pub unsafe trait ZeroedAtomics {}
 pub unsafe trait Atomic {}
 
 // SAFETY: atomics are valid when zeroed and work across processes.
+unsafe impl Atomic for std::sync::atomic::AtomicU8 {}
+// SAFETY: as above.
 unsafe impl Atomic for std::sync::atomic::AtomicU32 {}
 // SAFETY: as above.
 unsafe impl Atomic for std::sync::atomic::AtomicU64 {}

@@ -1,6 +1,7 @@
 //! `userfaultfd(2)`: a page whose first access stalls until this program
-//! fills it. The stall case uses it to hold a system call inside the
-//! driver's user copy for as long as it likes.
+//! fills it, or makes it fail. The stall and read-fault cases use it to
+//! hold a system call inside the driver's user copy for as long as they
+//! like, and to make that copy fault at a moment of their choosing.
 //!
 //! The structures and ioctl numbers are include/uapi/linux/userfaultfd.h's
 //! (the libc crate does not have them); their sizes are checked below.
@@ -8,11 +9,12 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::mman::munmap;
+use nix::sys::mman::{mprotect, munmap, ProtFlags};
 
 const UFFD_API: u64 = 0xaa;
 const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
@@ -71,6 +73,12 @@ const fn iowr(nr: u64, size: usize) -> u64 {
 const UFFDIO_API: u64 = iowr(0x3f, std::mem::size_of::<UffdioApi>());
 const UFFDIO_REGISTER: u64 = iowr(0x00, std::mem::size_of::<UffdioRegister>());
 const UFFDIO_COPY: u64 = iowr(0x03, std::mem::size_of::<UffdioCopy>());
+/// `_IOR(0xAA, nr, size)`, likewise.
+const fn ior(nr: u64, size: usize) -> u64 {
+    (2 << 30) | ((size as u64) << 16) | (0xaa << 8) | nr
+}
+const UFFDIO_WAKE: u64 = ior(0x02, std::mem::size_of::<UffdioRange>());
+const _: () = assert!(UFFDIO_WAKE == 0x8010_aa02);
 
 /// One page registered with a userfaultfd in "missing" mode: the first
 /// access (by this process or by the kernel on its behalf) waits until
@@ -79,6 +87,9 @@ pub struct StallPage {
     uffd: OwnedFd,
     page: NonNull<libc::c_void>,
     len: usize,
+    /// Whether [`StallPage::fail`] made the page inaccessible. Held while
+    /// [`StallPage::bytes`] reads the page, so the two never overlap.
+    failed: Mutex<bool>,
 }
 
 // SAFETY: the mapping is owned by this value and only touched through the
@@ -107,7 +118,12 @@ impl StallPage {
         Errno::result(unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API as _, &mut api) })?;
         let len = crate::sys::memory::page_size();
         let page = crate::sys::memory::map_anonymous(len, false)?;
-        let stall = Self { uffd, page, len };
+        let stall = Self {
+            uffd,
+            page,
+            len,
+            failed: Mutex::new(false),
+        };
         let mut register = UffdioRegister {
             range: UffdioRange {
                 start: page.as_ptr() as u64,
@@ -185,11 +201,36 @@ impl StallPage {
         }
     }
 
-    /// The page's bytes, once filled.
+    /// Makes the stalled access fail: the page becomes `PROT_NONE`, then
+    /// whoever stalled on it is woken, retries, and faults (a system call's
+    /// copy gives `EFAULT`). The page stays inaccessible.
+    pub fn fail(&self) -> io::Result<()> {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        *failed = true;
+        // SAFETY: the mapping is this value's own, and the only reference
+        // into it this program makes, `bytes`'s, exists only while the lock
+        // held here is held by `bytes`.
+        unsafe { mprotect(self.page, self.len, ProtFlags::PROT_NONE) }?;
+        drop(failed);
+        let mut range = UffdioRange {
+            start: self.page.as_ptr() as u64,
+            len: self.len as u64,
+        };
+        // SAFETY: UFFDIO_WAKE reads a `uffdio_range`.
+        Errno::result(unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_WAKE as _, &mut range) })?;
+        Ok(())
+    }
+
+    /// The page's bytes, once filled (none after [`StallPage::fail`]).
     pub fn bytes(&self, len: usize) -> Vec<u8> {
+        let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        if *failed {
+            return Vec::new();
+        }
         let len = len.min(self.len);
-        // SAFETY: the page is mapped, readable and present (filled), and
-        // no other thread writes it now.
+        // SAFETY: the page is mapped, readable and present (filled), no
+        // other thread writes it now, and `fail` cannot make it inaccessible
+        // while `failed` is held.
         unsafe { std::slice::from_raw_parts(self.as_ptr(), len) }.to_vec()
     }
 }

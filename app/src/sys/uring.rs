@@ -1,6 +1,7 @@
 //! A minimal io_uring: waits for one descriptor to become ready with
-//! `IORING_OP_POLL_ADD`, one request at a time (the bench's `asyncn-uring`
-//! peer). Raw system calls, no liburing.
+//! `IORING_OP_POLL_ADD` (the bench's `asyncn-uring` peer), or reads from it
+//! with `IORING_OP_READ` (the `nowait-read` case), one request at a time.
+//! Raw system calls, no liburing.
 //!
 //! Memory safety rests on three things:
 //! - The rings and SQEs are memory shared with the kernel, so this side
@@ -8,9 +9,11 @@
 //!   against the mappings' bounds), as sys does for all shared memory:
 //!   no access races with the kernel's (or, after a `fork`, with another
 //!   process sharing the ring).
-//! - The kernel writes nowhere else: a poll request has no buffers, and
-//!   the ring is set up without flags (no SQ thread, 64-byte SQEs,
-//!   16-byte CQEs, an SQ index array).
+//! - The kernel writes nowhere else: a poll request has no buffers, a read
+//!   request's buffer is the ring's own page (read through atomics too,
+//!   and never unmapped while a request may still write it), and the ring
+//!   is set up without flags (no SQ thread, 64-byte SQEs, 16-byte CQEs, an
+//!   SQ index array).
 //! - A request never outlives the `poll_once` that borrowed its
 //!   descriptor, except after a failure, when the ring is closed at once
 //!   (see [`PollRing::poll_once`]).
@@ -20,10 +23,10 @@ use std::mem::{align_of, offset_of, size_of};
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::*};
 
 use nix::errno::Errno;
-use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use nix::sys::mman::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 
 use super::shared::Atomic;
 
@@ -38,6 +41,9 @@ const IORING_OFF_SQES: libc::off_t = 0x1000_0000;
 const IORING_FEAT_SINGLE_MMAP: u32 = 1 << 0;
 const IORING_ENTER_GETEVENTS: libc::c_uint = 1 << 0;
 const IORING_OP_POLL_ADD: u8 = 6;
+const IORING_OP_READ: u8 = 22;
+/// The read buffer: one page at most (the smallest page size).
+pub const READ_MAX: usize = 4096;
 
 // The kernel's structs whole, for their layout: some fields go unread.
 
@@ -203,6 +209,21 @@ impl Mapping {
         Ok(Mapping { ptr, len })
     }
 
+    /// `len` bytes of zeroed memory of our own.
+    fn anonymous(len: usize) -> io::Result<Mapping> {
+        let size = NonZeroUsize::new(len).ok_or_else(|| bad_layout("an empty buffer"))?;
+        let flags = MapFlags::MAP_PRIVATE | MapFlags::MAP_ANONYMOUS | MapFlags::MAP_POPULATE;
+        let prot = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+        // SAFETY: a new mapping at an address the kernel picks aliases
+        // nothing the program holds.
+        let ptr = unsafe { mmap_anonymous(None, size, prot, flags) }?;
+        Ok(Mapping { ptr, len })
+    }
+
+    fn address(&self) -> u64 {
+        self.ptr.as_ptr() as u64
+    }
+
     /// `count` `T`s at byte `offset`, checked to lie in the mapping.
     fn slice<T: Atomic>(&self, offset: u32, count: u32) -> io::Result<&[T]> {
         let (offset, count) = (offset as usize, count as usize);
@@ -344,16 +365,7 @@ impl Ring {
     /// Submits the poll and waits for its completion: its `res`. An error
     /// means the request may still be in the kernel (or the SQ).
     fn poll(&mut self, fd: BorrowedFd<'_>, events: u32) -> io::Result<i32> {
-        self.user_data = self.user_data.wrapping_add(1);
-        let user_data = self.user_data;
-        let v = self.view()?;
-        // The kernel's head reaching our tail means it took every SQE;
-        // always so between calls, as one ends with its own completion.
-        let tail = v.sq_tail.load(Relaxed); // Only this side writes it.
-        if v.sq_head.load(Acquire) != tail {
-            return Err(io::Error::other("io_uring: a submission still queued"));
-        }
-        let sqe = Sqe {
+        self.submit_and_wait(Sqe {
             opcode: IORING_OP_POLL_ADD,
             fd: fd.as_raw_fd(),
             // `poll32_events`, which the kernel swaps the halves of on
@@ -363,9 +375,37 @@ impl Ring {
             } else {
                 events
             },
-            user_data,
             ..Sqe::default()
-        };
+        })
+    }
+
+    /// Submits a read of up to `len` bytes of `fd` into `buffer` (at the
+    /// file's position: offset -1) and waits for its completion: its
+    /// `res`. An error means the request may still be in the kernel.
+    fn read(&mut self, fd: BorrowedFd<'_>, buffer: &Mapping, len: u32) -> io::Result<i32> {
+        self.submit_and_wait(Sqe {
+            opcode: IORING_OP_READ,
+            fd: fd.as_raw_fd(),
+            off: u64::MAX,
+            addr: buffer.address(),
+            len: len.min(buffer.len as u32),
+            ..Sqe::default()
+        })
+    }
+
+    /// Queues `sqe` (with a new `user_data`), submits it and waits for its
+    /// completion: its `res`.
+    fn submit_and_wait(&mut self, sqe: Sqe) -> io::Result<i32> {
+        self.user_data = self.user_data.wrapping_add(1);
+        let user_data = self.user_data;
+        let v = self.view()?;
+        // The kernel's head reaching our tail means it took every SQE;
+        // always so between calls, as one ends with its own completion.
+        let tail = v.sq_tail.load(Relaxed); // Only this side writes it.
+        if v.sq_head.load(Acquire) != tail {
+            return Err(io::Error::other("io_uring: a submission still queued"));
+        }
+        let sqe = Sqe { user_data, ..sqe };
         let index = tail & self.sq_mask;
         for (word, value) in v.sqes[index as usize].iter().zip(sqe.into_words()) {
             word.store(value, Relaxed);
@@ -441,19 +481,64 @@ fn enter(ring: BorrowedFd<'_>, to_submit: u32) -> nix::Result<u32> {
 }
 
 /// One io_uring instance with a submission queue of a few entries, for
-/// waiting on one descriptor at a time.
+/// waiting on or reading one descriptor at a time.
 ///
 /// Not to be shared between processes: a `fork`ed child's copy uses the
 /// same ring, and two processes polling with it would take each other's
 /// completions (failing the call; memory stays safe, see the module).
-pub struct PollRing(Option<Ring>);
+pub struct PollRing {
+    ring: Option<Ring>,
+    /// The read requests' buffer, made by the first read.
+    buffer: Option<Mapping>,
+}
 
 impl PollRing {
     /// A new ring. Fails, with the system call's error, where there is no
     /// io_uring (ENOSYS) or it is forbidden (EPERM: sysctl
     /// `kernel.io_uring_disabled`, a seccomp filter).
     pub fn new() -> io::Result<PollRing> {
-        Ok(PollRing(Some(Ring::new()?)))
+        Ok(PollRing {
+            ring: Some(Ring::new()?),
+            buffer: None,
+        })
+    }
+
+    /// Reads up to `len` bytes (at most [`READ_MAX`]) from `fd` with one
+    /// `IORING_OP_READ` and returns them; a failed read is its error.
+    /// io_uring first tries the read without waiting (`IOCB_NOWAIT`) when
+    /// the file allows it, and otherwise hands it to a worker thread.
+    ///
+    /// Returns once the request's completion is taken. If anything goes
+    /// wrong before that, the ring is closed as for [`Self::poll_once`],
+    /// and the buffer is left mapped for good: the cancelled request may
+    /// still be writing it.
+    pub fn read_once(&mut self, fd: BorrowedFd<'_>, len: usize) -> io::Result<Vec<u8>> {
+        let ring = self
+            .ring
+            .as_mut()
+            .ok_or_else(|| io::Error::other("io_uring: the ring was closed after an error"))?;
+        let buffer = match self.buffer.take() {
+            Some(buffer) => buffer,
+            None => Mapping::anonymous(READ_MAX)?,
+        };
+        let len = len.min(READ_MAX) as u32;
+        match ring.read(fd, &buffer, len) {
+            Ok(res) if res < 0 => {
+                self.buffer = Some(buffer);
+                Err(io::Error::from_raw_os_error(res.wrapping_neg()))
+            }
+            Ok(n) => {
+                let bytes = buffer.slice::<AtomicU8>(0, (n as u32).min(len))?;
+                let data = bytes.iter().map(|b| b.load(Relaxed)).collect();
+                self.buffer = Some(buffer);
+                Ok(data)
+            }
+            Err(e) => {
+                self.ring = None;
+                std::mem::forget(buffer);
+                Err(e)
+            }
+        }
     }
 
     /// Waits until `fd` has one of `events` (`POLLIN`, ... as `u32`) with a
@@ -472,14 +557,14 @@ impl PollRing {
     /// such a request can never act on another file given the number later.
     pub fn poll_once(&mut self, fd: BorrowedFd<'_>, events: u32) -> io::Result<u32> {
         let ring = self
-            .0
+            .ring
             .as_mut()
             .ok_or_else(|| io::Error::other("io_uring: the ring was closed after an error"))?;
         match ring.poll(fd, events) {
             Ok(res) if res < 0 => Err(io::Error::from_raw_os_error(res.wrapping_neg())),
             Ok(mask) => Ok(mask as u32),
             Err(e) => {
-                self.0 = None;
+                self.ring = None;
                 Err(e)
             }
         }
@@ -515,6 +600,21 @@ mod tests {
             .unwrap();
         eprintln!("uring poll of a pipe with data: mask {mask:#x}");
         assert_ne!(mask & libc::POLLIN as u32, 0);
+    }
+
+    #[test]
+    fn uring_read_takes_what_a_pipe_holds() {
+        let Some(mut ring) = ring_or_skip() else {
+            return;
+        };
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        for round in 0..3 {
+            nix::unistd::write(&write_end, b"hello ring").unwrap();
+            let data = ring.read_once(read_end.as_fd(), 5).unwrap();
+            assert_eq!(data, b"hello", "round {round}");
+            let data = ring.read_once(read_end.as_fd(), READ_MAX).unwrap();
+            assert_eq!(data, b" ring", "round {round}");
+        }
     }
 
     /// More requests than SQ and CQ entries: the indices wrap around.
