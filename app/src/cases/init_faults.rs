@@ -20,6 +20,7 @@ use std::time::Instant;
 use nix::kmod::{finit_module, ModuleInitFlags};
 
 use crate::after_run::round_trip;
+use crate::device::{read_stats, sysfs_dir, Access, Device};
 use crate::faults::{module_region, mount_debugfs, Knobs, DEBUGFS};
 use crate::harness::timeouts::extend_watchdog;
 use crate::harness::{wait, CaseResult, Context, Tap};
@@ -224,6 +225,76 @@ fn sweep(ctx: &Context, tap: &mut Tap, path: &Path, region: (u64, u64)) -> CaseR
         format!(
             "the module loads normally afterwards ({})",
             module::describe(&back)
+        ),
+    );
+    if back.is_ok() {
+        open_sweep(ctx, tap, region)?;
+    }
+    Ok(())
+}
+
+/// The same sweep over the first open of a device, which allocates its
+/// buffers (R31): every injected fault fails the open with `ENOMEM` and
+/// leaves the counts as they were, or is absorbed by a working open.
+fn open_sweep(ctx: &Context, tap: &mut Tap, region: (u64, u64)) -> CaseResult {
+    let dir = sysfs_dir(&ctx.device);
+    let before = read_stats(&dir)?;
+    let mut unclean: Vec<String> = Vec::new();
+    let (mut points, mut reached_end) = (0u32, false);
+    {
+        let knobs = Knobs::arm(region)?;
+        let mut fail_nth = FailNth::open()?;
+        for n in 1..=MAX_POINTS {
+            fail_nth.arm(n)?;
+            let opened = Device::open(&ctx.device, Access::ReadWrite);
+            let injected = fail_nth.injected()?;
+            match (opened, injected) {
+                (Ok(_), false) => {
+                    reached_end = true;
+                    break;
+                }
+                (Ok(_), true) => points = n,
+                (Err(e), true) => {
+                    points = n;
+                    // `Device::open` names the path: the kind tells ENOMEM.
+                    if e.kind() != io::ErrorKind::OutOfMemory {
+                        unclean.push(format!("point {n}: {e}, not ENOMEM"));
+                    }
+                }
+                (Err(e), false) => {
+                    unclean.push(format!(
+                        "point {n}: the open failed ({e}) with no fault injected"
+                    ));
+                    break;
+                }
+            }
+            // The file, if opened, is closed: the counts are back.
+            let now = read_stats(&dir)?;
+            for name in ["readers", "writers", "subscribers"] {
+                if now.get(name) != before.get(name) {
+                    unclean.push(format!(
+                        "point {n}: {name} {:?}, was {:?}",
+                        now.get(name),
+                        before.get(name)
+                    ));
+                }
+            }
+            if unclean.len() > 10 {
+                break;
+            }
+        }
+        drop(knobs);
+    }
+    tap.check(
+        reached_end && points > 0 && unclean.is_empty(),
+        format!(
+            "each of the {points} failure points of a device's first open fails it with ENOMEM \
+             and leaves the counts as they were, or is absorbed (sweep ended: {reached_end}){}",
+            if unclean.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", unclean.join("; "))
+            }
         ),
     );
     Ok(())
