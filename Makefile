@@ -30,7 +30,7 @@ export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 
-.PHONY: demo test stress bench mutants clean-room deps kernel module app initramfs card lint packaging-check srcrev crates-inc clean distclean clean-cache help
+.PHONY: demo test stress bench mutants clean-room deps kernel module app initramfs card lint packaging-check crates-inc clean distclean clean-cache help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
@@ -44,8 +44,8 @@ help:
 	@echo "parts:      deps kernel module app initramfs card clean distclean clean-cache"
 	@echo "packaging-check  the README's and layers' packaging steps that run here"
 	@echo "            (KAS_WORK_DIR=<dir> KAS_USER=<user>: kas + bitbake; BUILDROOT_DIR=<dir>: Buildroot)"
-	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc),"
-	@echo "            srcrev (pin meta-asyncn to the newest source commit)"
+	@echo "            (PI_DEFCONFIGS=<dir> LINUX_618_SRC= LINUX_612_SRC= META_RPI=: Pi kernel configurations)"
+	@echo "packaging:  lint (meta-asyncn), crates-inc (regenerate asyncn-test-crates.inc)"
 
 # On BOARD=raspi3b the guest boots the card instead of an initramfs.
 GUEST_IMAGE := $(if $(filter raspi3b,$(BOARD))$(filter systemd,$(INIT)),card,initramfs)
@@ -113,14 +113,11 @@ card: module app
 lint:
 	$(S)/lint-layer.sh
 
-# Shared files, licence, the Yocto pin, lint, the docs' bmaptool commands on
-# the card; kas/bitbake with KAS_WORK_DIR, Buildroot with BUILDROOT_DIR.
+# Shared files, licence, lint, the docs' bmaptool commands on the card;
+# with upstream trees, the replays of what bitbake and Buildroot run
+# (KAS_WORK_DIR, BUILDROOT_DIR, PI_DEFCONFIGS).
 packaging-check:
 	$(S)/packaging-check.sh
-
-# After committing a change to driver/, app/, init/ or COPYING.
-srcrev:
-	$(S)/update-srcrev.sh
 
 # After changing app/Cargo.lock.
 crates-inc:

@@ -29,12 +29,39 @@ LINUX_KCONFIG_DEPENDENCIES += $(ASYNCN_LINUX_RUST_DEPENDENCIES)
 $(LINUX_DIR)/$(LINUX_KCONFIG_STAMP_DOTCONFIG): | $(ASYNCN_LINUX_RUST_DEPENDENCIES)
 $(LINUX_TARGET_CONFIGURE): | $(ASYNCN_LINUX_RUST_DEPENDENCIES)
 
+# make source, external-deps and legal-info: the same for their rules,
+# which linux.mk has expanded with the kernel's dependencies of then.
+# host-asyncn-rust-src and host-rust-bindgen have no Kconfig symbol, so
+# they are not in PACKAGES: the kernel's rules are the only way to them
+# (and to host-clang and host-llvm through host-rust-bindgen).
+linux-all-source: $(foreach p,$(ASYNCN_LINUX_RUST_DEPENDENCIES),$(p)-all-source)
+linux-all-external-deps: $(foreach p,$(ASYNCN_LINUX_RUST_DEPENDENCIES),$(p)-all-external-deps)
+linux-all-legal-info: $(foreach p,$(ASYNCN_LINUX_RUST_DEPENDENCIES),$(p)-all-legal-info)
+$(foreach p,$(ASYNCN_LINUX_RUST_DEPENDENCIES),\
+	$(eval $(call UPPERCASE,$(p))_RDEPENDENCIES += linux))
+
 LINUX_MAKE_ENV += LIBCLANG_PATH=$(HOST_DIR)/lib
 LINUX_MAKE_FLAGS += \
 	RUSTC=$(HOST_DIR)/bin/rustc \
 	HOSTRUSTC=$(HOST_DIR)/bin/rustc \
 	BINDGEN=$(HOST_DIR)/bin/bindgen \
 	RUST_LIB_SRC=$(HOST_ASYNCN_RUST_SRC_LIBRARY_DIR)
+
+# The kernel links its Rust proc-macro crates (rust/Makefile: macros) and
+# Rust host programs with rustc -Clinker=$(HOSTCC): HOSTCC must be a
+# single command. linux.mk's HOSTCC carries Buildroot's host flags (and,
+# with BR2_CCACHE, starts with ccache), which rustc then reads as its own
+# options. Pass the flags as the kernel's HOSTCFLAGS and HOSTLDFLAGS
+# instead, as OE-core's kernel.bbclass does: host tools still find
+# host-openssl and host-libelf (-isystem $(HOST_DIR)/include, -L and
+# -rpath $(HOST_DIR)/lib). On make's command line the last HOSTCC wins.
+LINUX_MAKE_FLAGS += \
+	HOSTCC="$(HOSTCC_NOCCACHE)" \
+	HOSTCFLAGS="$(subst -I/,-isystem /,$(subst -I /,-isystem /,$(HOST_CFLAGS)))" \
+	HOSTLDFLAGS="$(HOST_LDFLAGS)"
+# kconfig is built without Buildroot's host flags, as linux.mk does with
+# its HOSTCC (the ncurses of the build machine, not host-ncurses).
+LINUX_KCONFIG_OPTS += HOSTCFLAGS= HOSTLDFLAGS=
 
 # The silent drop: Kconfig turns CONFIG_RUST off, without an error, when the
 # toolchain or the architecture does not fit.

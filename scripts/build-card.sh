@@ -46,7 +46,7 @@ if [ "$INIT" = systemd ]; then
 	mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$images/rootfs.ext4" 900M >/dev/null
 else
 	mkdir -p "$rootfs"/{bin,sbin,dev,proc,sys,tmp,root,run,etc/init.d,etc/default,usr/bin,usr/sbin,usr/libexec/asyncn}
-	mkdir -p "$rootfs/lib/modules/$release/extra"
+	mkdir -p "$rootfs/lib/modules/$release/updates"
 	install -m 0755 "$busybox" "$rootfs/bin/busybox"
 	ln -s busybox "$rootfs/bin/sh"
 	ln -s ../bin/busybox "$rootfs/sbin/init"
@@ -61,8 +61,11 @@ else
 	# The group the mdev rule gives the nodes to.
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
 	printf 'root:x:0:\nasyncn:x:990:\n' >"$rootfs/etc/group"
-	install -m 0644 "$OUT/asyncn.ko" "$rootfs/lib/modules/$release/extra/asyncn.ko"
+	install -m 0644 "$OUT/asyncn.ko" "$rootfs/lib/modules/$release/updates/asyncn.ko"
 	install -m 0755 "$OUT/asyncn-test" "$rootfs/usr/bin/asyncn-test"
+	# Where meta-asyncn's asyncn-test-ptest puts it: the guest's test run
+	# is this script's.
+	install -D -m 0755 "$TOP/app/run-ptest" "$rootfs/usr/lib/asyncn-test/ptest/run-ptest"
 	install -m 0755 "$TOP/scripts/guest-init" "$rootfs/usr/libexec/asyncn/guest-run"
 	card_size=${CARD_SIZE:-128M}
 	# Owned by root on the card, whoever builds it.

@@ -102,7 +102,7 @@ release=$(cat "$KBUILD/include/config/kernel.release")
 # Several devices, as on the other guests.
 ENABLE=1 ASYNCN_PARAMS="devices=4" "$TOP/init/install.sh" "$dest" systemd
 groupadd --prefix "$dest" --system asyncn
-install -D -m 0644 "$OUT/asyncn.ko" "$dest/lib/modules/$release/extra/asyncn.ko"
+install -D -m 0644 "$OUT/asyncn.ko" "$dest/lib/modules/$release/updates/asyncn.ko"
 # As an image build does, so that modprobe finds it (the init script's
 # first choice).
 depmod -b "$dest" "$release"

@@ -23,7 +23,7 @@ printf 'root:x:0:\nasyncn:x:990:\n' >"$OUT/group"
 spec=$OUT/initramfs.list
 {
 	for dir in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /etc /etc/init.d /etc/default \
-		/lib /lib/modules "/lib/modules/$release" "/lib/modules/$release/extra"; do
+		/lib /lib/modules "/lib/modules/$release" "/lib/modules/$release/updates"; do
 		echo "dir $dir 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -34,11 +34,11 @@ spec=$OUT/initramfs.list
 	echo "file /etc/mdev.conf $init_dir/asyncn.mdev 0644 0 0"
 	echo "file /etc/passwd $OUT/passwd 0644 0 0"
 	echo "file /etc/group $OUT/group 0644 0 0"
-	echo "file /lib/modules/$release/extra/asyncn.ko $OUT/asyncn.ko 0644 0 0"
+	echo "file /lib/modules/$release/updates/asyncn.ko $OUT/asyncn.ko 0644 0 0"
 	echo "file /usr/bin/asyncn-test $OUT/asyncn-test 0755 0 0"
 	# The C baseline of `make bench`, when built.
 	if [ -f "$OUT/asyncn_c.ko" ]; then
-		echo "file /lib/modules/$release/extra/asyncn_c.ko $OUT/asyncn_c.ko 0644 0 0"
+		echo "file /lib/modules/$release/updates/asyncn_c.ko $OUT/asyncn_c.ko 0644 0 0"
 	fi
 } >"$spec"
 "$KBUILD/usr/gen_init_cpio" "$spec" | gzip -9n >"$OUT/initramfs.cpio.gz"

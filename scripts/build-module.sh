@@ -38,6 +38,20 @@ if [ "${CLIPPY:-0}" != 1 ]; then
 			die "modinfo of asyncn.ko has no line matching '$want'" "$modinfo_out"
 	done
 	info "modinfo: licence, author and both parameters with their types"
+	# Where the kernel's modules_install puts an external module (as the
+	# Yocto and Buildroot module classes run it) is where the init script
+	# insmods from when modprobe cannot find the module.
+	installed=$OUT/modules-install
+	rm -rf "$installed"
+	kmake M="$MODULE_WORK" INSTALL_MOD_PATH="$installed" DEPMOD=true modules_install \
+		>"$MODULE_WORK.install.log" 2>&1 || die "modules_install failed (log: ${MODULE_WORK#"$TOP"/}.install.log)"
+	path=$(cd "$installed" && find lib -name 'asyncn.ko*')
+	release=$(cat "$KBUILD/include/config/kernel.release")
+	fallback=$(sed -n 's/^ASYNCN_MODULE="\(.*\)"$/\1/p' "$TOP/init/asyncn")
+	[ "/${path/$release/\$(uname -r)}" = "$fallback" ] ||
+		die "modules_install puts the module at /$path, but init/asyncn falls back to $fallback"
+	rm -rf "$installed"
+	info "modules_install: /$path, init/asyncn's fallback"
 else
 	info "clippy: no findings in driver/"
 fi

@@ -4,8 +4,9 @@
 #
 #   always (make test runs these; no network):
 #     shared files     one copy of each file the loop, Yocto and Buildroot share
+#     build dirs       every kas and Buildroot command of the docs builds
+#                      outside the checkout
 #     licence          COPYING against every recipe's and package's checksum
-#     srcrev           the revision the Yocto recipes fetch has HEAD's sources
 #     lint             oelint-adv on meta-asyncn, crates.inc against Cargo.lock
 #     flash commands   every `bmaptool copy` line of the docs, run on the
 #                      loop's card (built if missing: arm64 kernel, ~5 min;
@@ -16,9 +17,19 @@
 #                          kas (pinned, in build/venv-kas), bitbake -p, bitbake -n
 #                          core-image-asyncn and its populate_sdk, and
 #                          yocto-check-layer. As root, KAS_USER=<user> runs
-#                          them (bitbake refuses root).
+#                          them (bitbake refuses root). Then
+#                          scripts/replay-yocto.sh, and with LINUX_SRC=<a
+#                          6.18 tree> scripts/replay-yocto-module.sh.
 #     BUILDROOT_DIR=<dir>  a Buildroot 2026.02.x tree: each defconfig loaded,
-#                          in savedefconfig order, show-info, check-package.
+#                          in savedefconfig order, show-info, check-package;
+#                          then scripts/replay-buildroot.sh (the kernel's Rust
+#                          preparation and the packages' build and install
+#                          commands, from make printvars; make external-deps),
+#                          output in BUILDROOT_REPLAY_DIR (~/asyncn-br-replay)
+#     PI_DEFCONFIGS=<dir>  the Raspberry Pi defconfigs, with LINUX_618_SRC,
+#                          LINUX_612_SRC and META_RPI: the project's fragment
+#                          merged into them as Yocto and Buildroot merge it
+#                          (scripts/replay-pi-configs.sh)
 . "$(dirname "$0")/lib.sh"
 
 KAS_VERSION=5.5
@@ -41,7 +52,7 @@ end_part() {
 step "packaging: shared files"
 shared=(config/asyncn.cfg init/asyncn init/asyncn.service init/99-asyncn.rules init/asyncn.mdev
 	init/install.sh buildroot-external/board/asyncn/raspberrypi/genimage.cfg.in
-	buildroot-external/board/asyncn/raspberrypi/post-image.sh COPYING)
+	buildroot-external/board/asyncn/raspberrypi/post-image.sh app/run-ptest COPYING)
 for f in "${shared[@]}"; do need_file "$f"; done
 # One copy of each shared file: no file of the same name elsewhere.
 for f in "${shared[@]}"; do
@@ -60,21 +71,26 @@ need_ref scripts/lib.sh 'CARD_BOARD_DIR=buildroot-external/board/asyncn/raspberr
 need_ref scripts/lib.sh 'CARD_IMAGE_DIR=buildroot-external/board/asyncn/raspberrypi'
 need_ref scripts/build-card.sh '"$TOP/$CARD_IMAGE_DIR/post-image.sh"'
 need_ref scripts/build-card.sh '"$TOP/init/install.sh" "$rootfs" sysvinit'
+need_ref scripts/build-card.sh '"$TOP/app/run-ptest" "$rootfs/usr/lib/asyncn-test/ptest/run-ptest"'
+need_ref meta-asyncn/recipes-apps/asyncn-test/asyncn-test_0.1.0.bb 'file://app/run-ptest'
 need_ref scripts/build-debian-root.sh '"$TOP/init/install.sh" "$dest" systemd'
 need_ref buildroot-external/board/asyncn/raspberrypi/post-image.sh '"$BOARD_DIR/genimage.cfg.in"'
 for board in raspberrypi3_64 raspberrypi4_64; do
 	need_ref "buildroot-external/configs/asyncn_${board}_defconfig" \
 		'BR2_ROOTFS_POST_IMAGE_SCRIPT="$(BR2_EXTERNAL_ASYNCN_PATH)/board/asyncn/raspberrypi/post-image.sh"'
 done
-# Yocto: the recipes build a pinned revision of this repository; the
-# kernel appends take the fragment from config/.
+# Yocto: the recipes build the files of the checkout the layer is in; the
+# kernel appends take the fragment from config/, through a link.
 need_ref meta-asyncn/conf/layer.conf "ASYNCN_SRCDIR := \"\${@os.path.dirname(d.getVar('LAYERDIR'))}\""
 for recipe in recipes-kernel/asyncn/asyncn_0.1.0.bb recipes-apps/asyncn-test/asyncn-test_0.1.0.bb \
 	recipes-core/asyncn-init/asyncn-init_0.1.0.bb; do
 	need_ref "meta-asyncn/$recipe" 'require include/asyncn-source.inc'
 done
 need_ref meta-asyncn/recipes-core/asyncn-init/asyncn-init_0.1.0.bb 'sh ${S}/install.sh ${D}'
-need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc '${ASYNCN_SRCDIR}/config:'
+need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc '${THISDIR}/files:'
+# The layer's fragment is a link to the one in config/.
+[ "$(readlink "$TOP/meta-asyncn/recipes-kernel/linux/files/asyncn.cfg")" = ../../../../config/asyncn.cfg ] ||
+	fail "meta-asyncn/recipes-kernel/linux/files/asyncn.cfg is not a relative link to config/asyncn.cfg"
 need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc 'file://asyncn.cfg'
 for f in common qemuarm64 raspberrypi raspberrypi3-64 raspberrypi4-64 raspberrypi5; do
 	need_file "kas/$f.yml"
@@ -92,6 +108,55 @@ for cfg in "$TOP"/buildroot-external/configs/*_defconfig; do
 done
 end_part "shared files"
 info "packaging: one copy of each shared file; the loop, meta-asyncn and buildroot-external reference it"
+
+# --- build directories -------------------------------------------------------
+# kas clones its repositories into KAS_WORK_DIR and builds in KAS_BUILD_DIR
+# (by default the current directory and its build/, the loop's own), and the
+# Buildroot packages' local site is this checkout: every kas or Buildroot
+# command the docs give puts them outside it.
+step "packaging: the docs' build directories"
+outside='(~|\$HOME|/)'
+kas_commands=0 buildroot_commands=0
+while IFS= read -r hit; do
+	where=${hit%%:*}:$(cut -d: -f2 <<<"$hit")
+	line=$(cut -d: -f3- <<<"$hit" | sed -E 's/^[[:space:]#]*//')
+	case "$line" in
+	make\ *)
+		# O= is make's argument, where no shell expands "~".
+		buildroot_commands=$((buildroot_commands + 1))
+		[[ "$line" =~ (^|[[:space:]])O=(\$HOME|/) ]] ||
+			fail "$where: a Buildroot command without an output directory outside the checkout (O=\$HOME/...): $line"
+		;;
+	*)
+		kas_commands=$((kas_commands + 1))
+		[[ "$line" =~ KAS_WORK_DIR=$outside ]] && [[ "$line" =~ KAS_BUILD_DIR=$outside ]] ||
+			fail "$where: a kas command without KAS_WORK_DIR and KAS_BUILD_DIR outside the checkout: $line"
+		;;
+	esac
+done < <(cd "$TOP" && awk '
+	# A command continued with "\" counts as one line, numbered by its first.
+	FNR == 1 { joined = "" }
+	{
+		text = $0
+		if (joined != "") { sub(/^[[:space:]#]*/, "", text); joined = joined " " text }
+		else { joined = text; first = FNR }
+		if (joined ~ /\\$/) { sub(/\\$/, "", joined); next }
+		print FILENAME ":" first ":" joined
+		joined = ""
+	}' README.md meta-asyncn/README buildroot-external/board/asyncn/readme.txt kas/*.yml docs/*.md |
+	grep -E '^[^:]+:[0-9]+:[[:space:]#]*([A-Z_]+=[^[:space:]]+[[:space:]]+)*(kas(-container)? (build|shell|checkout) |make .*(BR2_EXTERNAL=|-C [^[:space:]]*buildroot))' |
+	sed -E 's/^([^:]+:[0-9]+:)[[:space:]#]*([A-Z_]+=[^[:space:]]+[[:space:]]+)*(make )/\1\3/')
+# Against a check that finds nothing to check: the README and the layer's
+# README each give kas commands, the README and the Buildroot readme make
+# commands.
+[ "$kas_commands" -ge 2 ] && [ "$buildroot_commands" -ge 2 ] ||
+	fail "the docs' build commands were not found ($kas_commands kas, $buildroot_commands Buildroot): has their form changed?"
+# Prose that sends a reader to run kas in the checkout.
+if (cd "$TOP" && grep -nE '`kas (build|shell) kas/' README.md meta-asyncn/README docs/*.md); then
+	fail "the docs name a kas command run from the checkout (\`kas build kas/...\`)"
+fi
+end_part "build directories"
+info "build directories: every kas and Buildroot command of the docs builds outside the checkout"
 
 # --- licence -----------------------------------------------------------------
 step "packaging: licence"
@@ -125,9 +190,8 @@ fi
 end_part licence
 info "licence: $license; COPYING md5 $md5 (meta-asyncn), sha256 ${sha256:0:16}… (buildroot-external)"
 
-# --- srcrev, lint -----------------------------------------------------------
-step "packaging: the revision meta-asyncn builds"
-"$TOP/scripts/update-srcrev.sh" --check
+# --- lint --------------------------------------------------------------------
+step "packaging: oelint-adv on meta-asyncn"
 "$TOP/scripts/lint-layer.sh"
 
 # --- flash commands -----------------------------------------------------------
@@ -173,7 +237,7 @@ while IFS= read -r hit; do
 	# Only a name that a build of the project writes.
 	case "$image" in
 	build/arm64/raspi3b/sdcard.img.bz2) ;;                # make card
-	output/images/sdcard.img) ;;                          # Buildroot: post-image.sh
+	images/sdcard.img) ;;                                 # Buildroot (in O=): post-image.sh
 	tmp/deploy/images/*/core-image-asyncn-*.rootfs.wic.bz2) # Yocto: meta-raspberrypi's wic.bz2
 		machine=${image#tmp/deploy/images/}
 		machine=${machine%%/*}
@@ -243,8 +307,8 @@ if [ -n "${KAS_WORK_DIR:-}" ]; then
 	for repo in bitbake openembedded-core meta-raspberrypi; do
 		[ -d "$KAS_WORK_DIR/$repo/.git" ] || die "KAS_WORK_DIR=$KAS_WORK_DIR has no $repo checkout"
 	done
-	# kas reads this repository from a copy of its working tree (the
-	# recipes' git source is that copy's committed HEAD), owned by KAS_USER.
+	# kas reads this repository from a copy of its working tree, owned by
+	# KAS_USER (the recipes' sources are that copy's files).
 	copy=$KAS_WORK_DIR/asyncn
 	rsync -a --delete --exclude /build --exclude /app/target "$TOP/" "$copy/"
 	[ "$(id -u)" != 0 ] || chown -R "$KAS_USER" "$KAS_WORK_DIR"
@@ -278,6 +342,18 @@ if [ -n "${KAS_WORK_DIR:-}" ]; then
 		fail "yocto-check-layer: failed (log: $log)"
 	fi
 	end_part kas
+	# What the builds would do: bitbake -e (login, ptest, consoles, the
+	# module's make line), the sources from a shallow clone and a second
+	# path with equal signatures; then that make line against the loop's
+	# Linux 6.18 kernel, given its tree (LINUX_SRC; make kernel KERNEL=6.18).
+	KAS="$venv/bin/kas" "$TOP/scripts/replay-yocto.sh"
+	if [ -n "${LINUX_SRC:-}" ]; then
+		for env_file in "$KAS_WORK_DIR"/replay/*.asyncn.env; do
+			"$TOP/scripts/replay-yocto-module.sh" "$env_file"
+		done
+	else
+		info "the asyncn recipe's make line against Linux 6.18: not run (LINUX_SRC unset: a linux-6.18.y tree)"
+	fi
 else
 	info "kas, bitbake and yocto-check-layer: not run (KAS_WORK_DIR unset: they need checkouts of bitbake, openembedded-core, meta-raspberrypi at the pinned commits)"
 fi
@@ -325,7 +401,16 @@ PY
 		fail "check-package found problems"
 	fi
 	end_part Buildroot
+	# What a Buildroot build runs for the kernel and the packages, replayed
+	# (outside the checkout: the packages' local site is the checkout).
+	"$TOP/scripts/replay-buildroot.sh" "${BUILDROOT_REPLAY_DIR:-$HOME/asyncn-br-replay}"
 else
 	info "Buildroot defconfigs and check-package: not run (BUILDROOT_DIR unset: they need a Buildroot 2026.02.x tree)"
+fi
+# --- Raspberry Pi kernel configurations -----------------------------------------
+if [ -n "${PI_DEFCONFIGS:-}" ]; then
+	"$TOP/scripts/replay-pi-configs.sh"
+else
+	info "Raspberry Pi kernel configurations: not run (PI_DEFCONFIGS unset: they need the Pi defconfigs and a 6.18 and a 6.12 tree, see scripts/replay-pi-configs.sh)"
 fi
 info "packaging: every check passed"

@@ -139,6 +139,11 @@ fi
 if [ "$BOARD" = raspi3b ]; then
 	grep -q '^guest: board: Raspberry Pi 3 Model B' "$log" || problems+=("the guest's device tree is not the Raspberry Pi 3 Model B's")
 	grep -q '^guest: root: /dev/mmcblk0p2 ext4' "$log" || problems+=("the root file system is not the card's mmcblk0p2")
+	# The card's cases ran through app/run-ptest, as ptest-runner runs it.
+	if [ "$mode" = test ] && [ "$INIT" = busybox ]; then
+		grep -qE '^guest: ptest: [1-9][0-9]* PASS, [0-9]+ SKIP, 0 FAIL, exit status 0$' "$log" ||
+			problems+=("the card's run-ptest did not report its PASS lines and no FAIL")
+	fi
 fi
 if ((${#problems[@]})); then
 	die "guest $ARCH/$mode failed (console: ${log#"$TOP"/})" "${problems[@]}"

@@ -32,6 +32,13 @@ use cases::CASES;
 use device::ModuleParams;
 use harness::{Context, Tap};
 
+/// `--version`: the version and the cargo features built in, so that a
+/// package's build can be checked for the `tokio` case.
+#[cfg(feature = "tokio")]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (features: tokio)");
+#[cfg(not(feature = "tokio"))]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (features: none)");
+
 const EXIT_FAILED: u8 = 1;
 const EXIT_NO_DEVICE: u8 = 3;
 
@@ -42,7 +49,7 @@ const EXIT_NO_DEVICE: u8 = 3;
 /// process sends. Output is TAP, one line per check.
 #[derive(Parser, Debug)]
 #[command(
-    version,
+    version = VERSION,
     about,
     long_about,
     args_conflicts_with_subcommands = true,

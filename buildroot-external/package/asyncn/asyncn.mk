@@ -9,9 +9,17 @@ ASYNCN_VERSION = 0.1.0
 # method does); the module is built in its driver/.
 ASYNCN_SITE = $(BR2_EXTERNAL_ASYNCN_PATH)/..
 ASYNCN_SITE_METHOD = local
+# Only what the package builds and installs: the checkout may also hold
+# build output of any name (the local loop's, a Buildroot output or tree
+# placed there), which must not be copied, nor Kbuild's output of a build
+# in driver/ itself. rsync takes the first rule that matches, and
+# Buildroot's own exclusions (version control) come after these.
 ASYNCN_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
-	--exclude /build --exclude target --exclude output \
-	--exclude /buildroot-external --exclude /meta-asyncn --exclude /kas --exclude /.ci
+	--exclude .git --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
+	--exclude '*.mod' --exclude '*.mod.c' --exclude Module.symvers \
+	--exclude modules.order \
+	--include /COPYING --include '/driver/***' --include '/init/***' \
+	--exclude '*'
 ASYNCN_LICENSE = GPL-2.0-only
 ASYNCN_LICENSE_FILES = COPYING
 ASYNCN_MODULE_SUBDIRS = driver

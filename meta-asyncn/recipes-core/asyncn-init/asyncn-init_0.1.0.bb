@@ -7,9 +7,10 @@ DESCRIPTION = "Loads the asyncn module at boot with the parameters of \
 SECTION = "kernel/modules"
 CVE_PRODUCT = "asyncn"
 
-# init/ of the asyncn repository at the pinned revision; also sets SRC_URI,
+# init/ of the checkout the layer lives in; the include also sets
 # LICENSE and LIC_FILES_CHKSUM (the repository's COPYING).
 require include/asyncn-source.inc
+SRC_URI += "file://init"
 S = "${ASYNCN_TOPDIR}/init"
 
 inherit allarch update-rc.d systemd useradd

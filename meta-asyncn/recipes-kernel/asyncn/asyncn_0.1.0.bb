@@ -6,9 +6,10 @@ DESCRIPTION = "Character devices /dev/asyncnN: a write replaces a fixed-size \
 SECTION = "kernel/modules"
 CVE_PRODUCT = "asyncn"
 
-# driver/ of the asyncn repository at the pinned revision; also sets
+# driver/ of the checkout the layer lives in; the include also sets
 # LICENSE and LIC_FILES_CHKSUM (the repository's COPYING).
 require include/asyncn-source.inc
+SRC_URI += "file://driver"
 S = "${ASYNCN_TOPDIR}/driver"
 
 inherit module-rust

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # OEQA runtime test: `bitbake core-image-asyncn -c testimage` boots the image
-# and runs asyncn-test on it.
+# (QEMU), logs in as root over ssh (the development features of kas/common.yml)
+# and runs asyncn-test on it: the scenario, the suite through
+# `ptest-runner asyncn-test`, then stress and fuzz.
 
 from oeqa.core.decorator.depends import OETestDepends
 from oeqa.runtime.case import OERuntimeTestCase
@@ -23,13 +25,20 @@ class AsyncnTest(OERuntimeTestCase):
         status, output = self.target.run('asyncn-test scenario')
         self.assertEqual(status, 0, msg='SIGIO scenario failed:\n%s' % output)
 
+    # The whole suite as a ptest: app/run-ptest, installed by
+    # asyncn-test-ptest (DISTRO_FEATURES "ptest"), runs `asyncn-test all`
+    # and prints one PASS:/FAIL:/SKIP: line per case.
     @OETestDepends(['asyncn.AsyncnTest.test_device_ready_at_boot'])
-    @OEHasPackage(['asyncn-test'])
-    def test_all_cases(self):
-        status, output = self.target.run('asyncn-test all', timeout=600)
-        self.assertEqual(status, 0, msg='asyncn-test all failed:\n%s' % output)
+    @OEHasPackage(['asyncn-test-ptest'])
+    @OEHasPackage(['ptest-runner'])
+    def test_ptest(self):
+        status, output = self.target.run('ptest-runner asyncn-test', timeout=900)
+        failed = [line for line in output.splitlines() if line.startswith('FAIL:')]
+        self.assertEqual(status, 0, msg='ptest-runner asyncn-test failed:\n%s' % output)
+        self.assertFalse(failed, msg='asyncn-test cases failed:\n%s' % '\n'.join(failed))
+        self.assertIn('PASS:', output, msg='ptest-runner asyncn-test ran no case:\n%s' % output)
 
-    @OETestDepends(['asyncn.AsyncnTest.test_all_cases'])
+    @OETestDepends(['asyncn.AsyncnTest.test_ptest'])
     @OEHasPackage(['asyncn-test'])
     def test_stress_and_fuzz(self):
         for run in ('stress', 'fuzz'):
