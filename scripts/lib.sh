@@ -411,3 +411,13 @@ build_module() {
 		die "building ${src#"$TOP"/}/ printed warnings; it builds warning-free"
 	fi
 }
+
+# run_as_kas_user COMMAND: as KAS_USER when root (bitbake refuses root).
+run_as_kas_user() {
+	if [ "$(id -u)" = 0 ]; then
+		[ -n "${KAS_USER:-}" ] || die "bitbake refuses to run as root: set KAS_USER=<a normal user>"
+		runuser -u "$KAS_USER" -- env LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
+	else
+		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
+	fi
+}

@@ -81,12 +81,21 @@ for board in raspberrypi3_64 raspberrypi4_64; do
 done
 # Yocto: the recipes build the files of the checkout the layer is in; the
 # kernel appends take the fragment from config/, through a link.
-need_ref meta-asyncn/conf/layer.conf "ASYNCN_SRCDIR := \"\${@os.path.dirname(d.getVar('LAYERDIR'))}\""
+need_ref meta-asyncn/conf/layer.conf "ASYNCN_SRCDIR := \"\${@os.path.dirname(os.path.realpath(d.getVar('LAYERDIR')))}\""
 for recipe in recipes-kernel/asyncn/asyncn_0.1.0.bb recipes-apps/asyncn-test/asyncn-test_0.1.0.bb \
 	recipes-core/asyncn-init/asyncn-init_0.1.0.bb; do
 	need_ref "meta-asyncn/$recipe" 'require include/asyncn-source.inc'
 done
 need_ref meta-asyncn/recipes-core/asyncn-init/asyncn-init_0.1.0.bb 'sh ${S}/install.sh ${D}'
+# The recipes list the driver's and init's files one by one: the lists
+# are the tracked files (the driver's rustfmt settings aside).
+for pair in asyncn:recipes-kernel/asyncn/asyncn_0.1.0.bb:driver asyncn-init:recipes-core/asyncn-init/asyncn-init_0.1.0.bb:init; do
+	IFS=: read -r recipe file dir <<<"$pair"
+	listed=$(grep -oE "file://$dir/[^;\" ]+" "$TOP/meta-asyncn/$file" | sed 's#^file://##' | sort)
+	tracked=$(cd "$TOP" && git ls-files "$dir" | grep -v '/\.rustfmt\.toml$' | sort)
+	[ "$listed" = "$tracked" ] ||
+		fail "meta-asyncn/$file: its SRC_URI lists other files than git ls-files $dir:" "$(diff <(echo "$listed") <(echo "$tracked") | grep '^[<>]')"
+done
 need_ref meta-asyncn/recipes-kernel/linux/asyncn-kernel-rust.inc '${THISDIR}/files:'
 # The layer's fragment is a link to the one in config/.
 [ "$(readlink "$TOP/meta-asyncn/recipes-kernel/linux/files/asyncn.cfg")" = ../../../../config/asyncn.cfg ] ||
@@ -286,15 +295,6 @@ info "flash commands: $flashes executed"
 fi
 
 # --- kas / bitbake ------------------------------------------------------------
-# run_as_kas_user COMMAND: as KAS_USER when root (bitbake refuses root).
-run_as_kas_user() {
-	if [ "$(id -u)" = 0 ]; then
-		[ -n "${KAS_USER:-}" ] || die "bitbake refuses to run as root: set KAS_USER=<a normal user>"
-		runuser -u "$KAS_USER" -- env LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
-	else
-		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
-	fi
-}
 if [ -n "${KAS_WORK_DIR:-}" ]; then
 	# The system's python3 (Debian's), which KAS_USER can run, unlike a
 	# python under root's home.

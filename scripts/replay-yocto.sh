@@ -52,20 +52,11 @@ SRC_A=$KAS_WORK_DIR/asyncn-src-a
 SRC_B=$KAS_WORK_DIR/asyncn-src-b
 mkdir -p "$OUT"
 
-# as_user COMMAND: as KAS_USER when root (bitbake refuses root).
-as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		[ -n "${KAS_USER:-}" ] || die "bitbake refuses to run as root: set KAS_USER=<a normal user>"
-		runuser -u "$KAS_USER" -- env LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
-	else
-		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 bash -c "$1"
-	fi
-}
 # kas_run SRC MACHINE BUILDNAME COMMANDS LOG: COMMANDS in kas shell of
 # SRC/kas/MACHINE.yml, build directory $KAS_WORK_DIR/BUILDNAME, offline.
 kas_run() {
 	local t0=$SECONDS
-	if ! as_user "cd '$1' && export KAS_WORK_DIR='$KAS_WORK_DIR' KAS_BUILD_DIR='$KAS_WORK_DIR/$3' &&
+	if ! run_as_kas_user "cd '$1' && export KAS_WORK_DIR='$KAS_WORK_DIR' KAS_BUILD_DIR='$KAS_WORK_DIR/$3' &&
 		mkdir -p \"\$KAS_BUILD_DIR/conf\" && echo 'BB_NO_NETWORK = \"1\"' >\"\$KAS_BUILD_DIR/conf/site.conf\" &&
 		nice -n 10 '$KAS' shell kas/$2.yml -c '$4'" >"$5" 2>&1; then
 		tail -n 25 "$5" >&2
@@ -226,7 +217,7 @@ for tree in a b; do
 	for r in asyncn asyncn-init asyncn-test; do
 		f=$(find "$build/tmp/stamps" -path "*/$r/*" -name '*do_fetch.sigdata.*' | head -n 1)
 		[ -n "$f" ] || die "src-$tree: no do_fetch signature of $r"
-		info "src-$tree: $r do_fetch ${f##*.sigdata.}: $(as_user "'$KAS_WORK_DIR/bitbake/bin/bitbake-dumpsig' '$f'" 2>/dev/null |
+		info "src-$tree: $r do_fetch ${f##*.sigdata.}: $(run_as_kas_user "'$KAS_WORK_DIR/bitbake/bin/bitbake-dumpsig' '$f'" 2>/dev/null |
 			sed -n 's/^This task depends on the checksums of files: //p' | grep -o "\['[^']*'" | tr -d "['" | tr '\n' ' ')"
 	done
 	# Every task's signature: <recipe dir>/<task>.sigdata.<hash>, relative to
@@ -248,7 +239,7 @@ else
 	for first in $({ diff "$OUT/sigs-a" "$OUT/sigs-b" || true; } | sed -n 's/^< \.\///p'); do
 		other=$(grep -F "./${first%.sigdata.*}.sigdata." "$OUT/sigs-b" | head -n 1) || continue
 		echo "${first%.sigdata.*}:" >&2
-		as_user "cd '$KAS_WORK_DIR/build-qemuarm64' && BBPATH=\$PWD '$KAS_WORK_DIR/bitbake/bin/bitbake-diffsigs' '$OUT/stamps-a/$first' '$OUT/stamps-b/$other'" 2>&1 |
+		run_as_kas_user "cd '$KAS_WORK_DIR/build-qemuarm64' && BBPATH=\$PWD '$KAS_WORK_DIR/bitbake/bin/bitbake-diffsigs' '$OUT/stamps-a/$first' '$OUT/stamps-b/$other'" 2>&1 |
 			grep -v '^NOTE' | head -n 6 | sed 's/^/      /' >&2 || true
 	done
 	die "the task signatures of src-a and src-b differ (above)"

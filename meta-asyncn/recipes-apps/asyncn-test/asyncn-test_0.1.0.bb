@@ -12,10 +12,10 @@ CVE_PRODUCT = "asyncn"
 # The include also sets LICENSE and LIC_FILES_CHKSUM (the repository's
 # COPYING).
 require include/asyncn-source.inc
-SRC_URI += "file://app/Cargo.toml \
-            file://app/Cargo.lock \
-            file://app/src \
-            file://app/run-ptest \
+SRC_URI += "file://app/Cargo.toml;subdir=asyncn \
+            file://app/Cargo.lock;subdir=asyncn \
+            file://app/src;subdir=asyncn \
+            file://app/run-ptest;subdir=asyncn \
             "
 S = "${ASYNCN_TOPDIR}/app"
 
@@ -36,6 +36,8 @@ CARGO_BUILD_FLAGS:append = " --features tokio"
 # `asyncn-test all` and prints ptest-runner's PASS:/FAIL:/SKIP: lines.
 # Only with "ptest" in DISTRO_FEATURES (ptest.bbclass).
 do_install_ptest() {
-    install -d ${D}${PTEST_PATH}
     install -m 0755 ${S}/run-ptest ${D}${PTEST_PATH}/run-ptest
 }
+# run-ptest's sh, awk, mktemp and uname; the module and its nodes.
+RDEPENDS:${PN}-ptest += "${VIRTUAL-RUNTIME_base-utils}"
+RRECOMMENDS:${PN}-ptest += "asyncn asyncn-init"

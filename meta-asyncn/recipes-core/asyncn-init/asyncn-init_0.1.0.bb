@@ -10,7 +10,13 @@ CVE_PRODUCT = "asyncn"
 # init/ of the checkout the layer lives in; the include also sets
 # LICENSE and LIC_FILES_CHKSUM (the repository's COPYING).
 require include/asyncn-source.inc
-SRC_URI += "file://init"
+# File by file (packaging-check compares the list with git ls-files init).
+SRC_URI += "file://init/99-asyncn.rules;subdir=asyncn \
+            file://init/asyncn;subdir=asyncn \
+            file://init/asyncn.mdev;subdir=asyncn \
+            file://init/asyncn.service;subdir=asyncn \
+            file://init/install.sh;subdir=asyncn \
+            "
 S = "${ASYNCN_TOPDIR}/init"
 
 inherit allarch update-rc.d systemd useradd

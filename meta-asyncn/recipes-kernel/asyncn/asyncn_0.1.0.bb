@@ -9,7 +9,18 @@ CVE_PRODUCT = "asyncn"
 # driver/ of the checkout the layer lives in; the include also sets
 # LICENSE and LIC_FILES_CHKSUM (the repository's COPYING).
 require include/asyncn-source.inc
-SRC_URI += "file://driver"
+# File by file: a build in the checkout's driver/ leaves Kbuild's output
+# there (packaging-check compares the list with git ls-files driver).
+SRC_URI += "file://driver/Kbuild;subdir=asyncn \
+            file://driver/Makefile;subdir=asyncn \
+            file://driver/asyncn.rs;subdir=asyncn \
+            file://driver/chrdev.rs;subdir=asyncn \
+            file://driver/compat.rs;subdir=asyncn \
+            file://driver/message.rs;subdir=asyncn \
+            file://driver/params.rs;subdir=asyncn \
+            file://driver/sync.rs;subdir=asyncn \
+            file://driver/trace.rs;subdir=asyncn \
+            "
 S = "${ASYNCN_TOPDIR}/driver"
 
 inherit module-rust

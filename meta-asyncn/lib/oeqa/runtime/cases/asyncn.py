@@ -38,7 +38,16 @@ class AsyncnTest(OERuntimeTestCase):
         self.assertFalse(failed, msg='asyncn-test cases failed:\n%s' % '\n'.join(failed))
         self.assertIn('PASS:', output, msg='ptest-runner asyncn-test ran no case:\n%s' % output)
 
-    @OETestDepends(['asyncn.AsyncnTest.test_ptest'])
+    # Without ptest in DISTRO_FEATURES, the suite runs directly.
+    @OETestDepends(['asyncn.AsyncnTest.test_device_ready_at_boot'])
+    @OEHasPackage(['asyncn-test'])
+    def test_all_cases(self):
+        if 'asyncn-test-ptest' in self.tc.image_packages:
+            self.skipTest('asyncn-test-ptest is installed: test_ptest runs the cases')
+        status, output = self.target.run('asyncn-test all', timeout=900)
+        self.assertEqual(status, 0, msg='asyncn-test all failed:\n%s' % output)
+
+    @OETestDepends(['asyncn.AsyncnTest.test_device_ready_at_boot'])
     @OEHasPackage(['asyncn-test'])
     def test_stress_and_fuzz(self):
         for run in ('stress', 'fuzz'):
