@@ -38,6 +38,9 @@ CARGO_BUILD_FLAGS:append = " --features tokio"
 do_install_ptest() {
     install -m 0755 ${S}/run-ptest ${D}${PTEST_PATH}/run-ptest
 }
-# run-ptest's sh, awk, mktemp and uname; the module and its nodes.
+# run-ptest's sh, awk, mktemp and uname; the init integration that loads
+# the module. Not the module itself: its recipe is skipped without Rust in
+# KERNEL_FEATURES, and this one must still build (bitbake world,
+# yocto-check-layer); core-image-asyncn installs it.
 RDEPENDS:${PN}-ptest += "${VIRTUAL-RUNTIME_base-utils}"
-RRECOMMENDS:${PN}-ptest += "asyncn asyncn-init"
+RRECOMMENDS:${PN}-ptest += "asyncn-init"
