@@ -21,9 +21,9 @@
 #    password, root login), what ptest needs (DISTRO_FEATURES ptest,
 #    asyncn-test-ptest and ptest-runner in IMAGE_INSTALL), the serial console
 #    (SERIAL_CONSOLES; on the Pi ENABLE_UART and the kernel command line's
-#    console=), and the module's make command line, written to
-#    $KAS_WORK_DIR/replay/asyncn-compile-<machine>.sh for replaying against
-#    a kernel tree.
+#    console=), and the module's make command line, printed; the
+#    outputs stay in $KAS_WORK_DIR/replay/<machine>.*.env, from which
+#    scripts/replay-yocto-module.sh replays that make line against a kernel.
 # b. The sources travel: a snapshot of this working tree, committed in a
 #    scratch repository (src-a), and a `git clone --depth 1` of it at another
 #    path (src-b). In each: `bitbake -c unpack asyncn asyncn-init asyncn-test`
@@ -88,9 +88,9 @@ for machine in $MACHINES; do
 	kas_run "$SRC_A" "$machine" "build-$machine" \
 		"bitbake -e core-image-asyncn >$envs.image.env && bitbake -e asyncn >$envs.asyncn.env && bitbake -e asyncn-test >$envs.asyncn-test.env $extra" \
 		"$OUT/e-$machine.log"
-	python3 - "$envs" "$machine" "$OUT/asyncn-compile-$machine.sh" <<'PY' || die "$machine: the configuration lacks what the image needs (above)"
-import re, shlex, sys
-envs, machine, compile_out = sys.argv[1:]
+	python3 - "$envs" "$machine" <<'PY' || die "$machine: the configuration lacks what the image needs (above)"
+import re, sys
+envs, machine = sys.argv[1:]
 
 def read_env(name):
     """Variables and shell functions of one `bitbake -e` output."""
@@ -143,22 +143,11 @@ check("asyncn-test-ptest" in test.get("PACKAGES", "").split(), "asyncn-test: PAC
 mod, funcs = read_env("asyncn")
 body = funcs.get("module_do_compile") or funcs.get("do_compile") or ""
 check("oe_runmake" in body, "asyncn: do_compile runs oe_runmake")
-with open(compile_out, "w") as f:
-    f.write(f"# asyncn's do_compile for {machine}, from `bitbake -e asyncn` (scripts/replay-yocto.sh)\n")
-    for v in ("S", "B", "STAGING_KERNEL_DIR", "STAGING_KERNEL_BUILDDIR", "KERNEL_VERSION", "KERNEL_CC", "KERNEL_LD",
-              "KERNEL_AR", "KERNEL_OBJCOPY", "KERNEL_STRIP", "KERNEL_LDSUFFIX", "KRUSTFLAGS", "EXTRA_OEMAKE",
-              "MAKE", "MAKEFLAGS", "PARALLEL_MAKE", "ARCH", "CROSS_COMPILE", "RUST_TARGET_SYS"):
-        if v in mod:
-            f.write(f"{v}={shlex.quote(mod[v])}\n")
-    f.write("\noe_runmake() {\n" + funcs.get("oe_runmake", "") + "}\n")
-    f.write("oe_runmake_call() {\n" + funcs.get("oe_runmake_call", "") + "}\n")
-    f.write("\ndo_compile() {\n" + body + "}\n")
 print(f"    {machine}: KRUSTFLAGS=\"{' '.join(mod.get('KRUSTFLAGS', '').split())}\"")
 print(f"    {machine}: EXTRA_OEMAKE=\"{' '.join(mod.get('EXTRA_OEMAKE', '').split())}\"")
 make = body.replace("\\\n", " ")
 make = next((l for l in make.splitlines() if "oe_runmake" in l), "")
 print(f"    {machine}: do_compile: {' '.join(make.split())}")
-print(f"    {machine}: written to {compile_out}")
 sys.exit(1 if bad else 0)
 PY
 done
