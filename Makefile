@@ -84,7 +84,7 @@ mutants: module app
 	$(S)/mutants.sh
 
 # The README's prerequisites and both commands in a freshly bootstrapped
-# minimal Debian (chroot; root and network needed). See README "Contributing".
+# minimal Debian (chroot; root and network needed). See CONTRIBUTING.md.
 clean-room:
 	$(S)/clean-room.sh
 

@@ -8,7 +8,7 @@
 //! out-of-line helper calls on the kernels this driver supports: two calls
 //! per read and four per write (`into_unique_or_drop`, its two helpers and
 //! a drop), which `make bench` measured at several percent of a write
-//! (README, "Benchmarks").
+//! (docs/design.md).
 //!
 //! On 7.3 kernels built with Clang, `CONFIG_RUST_INLINE_HELPERS` inlines
 //! those helpers too; this type keeps the cost the same on every supported

@@ -12,7 +12,7 @@ peer's turn in the trace, and the calls of the task that wrote the marks
 ones counted. Per peer, this prints how many calls were slow, the deepest slow
 functions ("leaves": where the time went), how many slow calls had an
 interrupt inside, and the trace of the slowest call: the excerpt the
-README quotes.
+docs/benchmarks.md quotes.
 
 The driver's Rust functions are not in the trace: on these kernels only C
 is built with the compiler's function-entry hooks. Time asyncn spends in

@@ -49,7 +49,7 @@ fi
 # One guest CPU unless asked: the writer and the subscribers share CPU 0
 # (asyncn-test bench's default), and a second vCPU, idle but woken by its
 # periodic tick, only competes with the busy one and QEMU's own threads for
-# the host's cores (README, "Benchmarks"). GUEST_CPUS=2 with
+# the host's cores (docs/benchmarks.md). GUEST_CPUS=2 with
 # BENCH_ARGS="--subscriber-cpu 1": subscribers on the other CPU.
 export GUEST_CPUS=${GUEST_CPUS:-1}
 

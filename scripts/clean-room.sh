@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make clean-room: a newcomer's machine, reproduced. Bootstraps a minimal
 # Debian bookworm root from Debian's packages, does in it exactly what the
-# README's "Before the first run" block says (and nothing else), clones this
-# repository's HEAD and runs the README's two commands, `make demo PACE=0`
-# and `make test`, then `make test` once more (warm: kernels cached),
+# README's prerequisites block ("Try it on a laptop") says (and nothing else), clones this
+# repository's HEAD and runs the README's two commands as its commands
+# block gives them (`make demo` with PACE=0 in the environment, then
+# `make test`), then `make test` once more (warm: kernels cached),
 # printing each step's result and time.
 #
 # Any step that fails stops the run with the step's name; a package the
@@ -125,6 +126,15 @@ awk '
 	inside { print }' "$dir/README.md" >"$prerequisites"
 [ -s "$prerequisites" ] || fail "read the README" "README.md at HEAD has no block after <!-- clean-room: prerequisites -->"
 [ "$as_user" = 1 ] && sed -i 's/^apt-get /sudo apt-get /' "$prerequisites"
+# The README's two commands, from its block after the commands marker, run
+# as written (PACE=0 in the environment: the demo without its pauses).
+mapfile -t readme_commands < <(awk '
+	/<!-- clean-room: commands -->/ { found = 1; next }
+	found && /^```sh$/ { inside = 1; next }
+	inside && /^```$/ { exit }
+	inside { sub(/[[:space:]]*#.*$/, ""); if ($0 != "") print }' "$dir/README.md")
+[ "${#readme_commands[@]}" = 2 ] && [ "${readme_commands[0]}" = "make demo" ] && [ "${readme_commands[1]}" = "make test" ] ||
+	fail "read the README" "its block after <!-- clean-room: commands --> is not 'make demo' then 'make test': ${readme_commands[*]:-nothing}"
 info "the README's prerequisites, as run by $user:"
 sed 's/^/      /' "$prerequisites" >&2
 
@@ -214,12 +224,12 @@ fi
 run_inside "README: before the first run" "$user" "bash -ex ./prerequisites.sh"
 run_inside "git clone (HEAD)" "$user" \
 	"git -c advice.detachedHead=false clone --quiet asyncn.bundle asyncn && git -C asyncn log -1 --format='%h %s'"
-run_inside "make demo PACE=0" "$user" "cd asyncn && make demo PACE=0"
-last_line "make demo PACE=0" '^ok [0-9]+ - scenario: exactly one SIGIO per message'
-run_inside "make test" "$user" "cd asyncn && make test"
-last_line "make test" '^test: [0-9]+ passed, 0 failed$'
+run_inside "README: ${readme_commands[0]} (PACE=0)" "$user" "cd asyncn && export PACE=0 && ${readme_commands[0]}"
+last_line "README: ${readme_commands[0]} (PACE=0)" '^ok [0-9]+ - scenario: exactly one SIGIO per message'
+run_inside "README: ${readme_commands[1]}" "$user" "cd asyncn && ${readme_commands[1]}"
+last_line "README: ${readme_commands[1]}" '^test: [0-9]+ passed, 0 failed$'
 # The second run of a day's work: every kernel cached.
-run_inside "make test (again: warm)" "$user" "cd asyncn && make test"
-last_line "make test (again: warm)" '^test: [0-9]+ passed, 0 failed$'
+run_inside "README: ${readme_commands[1]} (again: warm)" "$user" "cd asyncn && ${readme_commands[1]}"
+last_line "README: ${readme_commands[1]} (again: warm)" '^test: [0-9]+ passed, 0 failed$'
 report
 echo "clean-room: passed"

@@ -81,7 +81,7 @@ else
 fi
 
 command -v rustup >/dev/null 2>&1 ||
-	die "rustup not found" "install rustup as the README's \"Before the first run\" says, then run make again"
+	die "rustup not found" "install rustup as the README's \"Try it on a laptop\" says, then run make again"
 
 # The pinned toolchain (rust-toolchain.toml), its components and the
 # static target of $ARCH.

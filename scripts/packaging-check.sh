@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make packaging-check: what the README, meta-asyncn/README and
+# make packaging-check: what README.md, CONTRIBUTING.md, docs/*.md, meta-asyncn/README and
 # buildroot-external/board/asyncn/readme.txt tell a packager, executed.
 #
 #   always (make test runs these; no network):
@@ -41,6 +41,10 @@ fail() { problems+=("$*"); }
 need_file() { [ -f "$TOP/$1" ] || fail "missing $1"; }
 # need_ref FILE PATTERN: FILE mentions PATTERN.
 need_ref() { grep -qF -- "$2" "$TOP/$1" 2>/dev/null || fail "$1 does not reference $2"; }
+# The documents whose instructions these checks read: every Markdown file
+# of the docs and the two plain-text READMEs of the layers.
+docs=(README.md CONTRIBUTING.md meta-asyncn/README buildroot-external/board/asyncn/readme.txt)
+for doc in "$TOP"/docs/*.md; do docs+=("${doc#"$TOP"/}"); done
 # Stop after a part whose problems the next parts would only repeat.
 end_part() {
 	if ((${#problems[@]})); then
@@ -50,6 +54,8 @@ end_part() {
 
 # --- shared files ------------------------------------------------------------
 step "packaging: shared files"
+for doc in "${docs[@]}"; do need_file "$doc"; done
+[ "${#docs[@]}" -gt 4 ] || fail "no docs/*.md found"
 shared=(config/asyncn.cfg init/asyncn init/asyncn.service init/99-asyncn.rules init/asyncn.mdev
 	init/install.sh buildroot-external/board/asyncn/raspberrypi/genimage.cfg.in
 	buildroot-external/board/asyncn/raspberrypi/post-image.sh app/run-ptest COPYING)
@@ -115,6 +121,14 @@ for cfg in "$TOP"/buildroot-external/configs/*_defconfig; do
 	need_ref "${cfg#"$TOP"/}" 'BR2_PACKAGE_ASYNCN=y'
 	need_ref "${cfg#"$TOP"/}" 'BR2_PACKAGE_ASYNCN_TEST=y'
 done
+# yocto-check-layer's test_readme (OE-core scripts/lib/checklayer/cases/
+# common.py): a layer README that refers to no other README names its
+# maintainer, says where patches go and gives an e-mail address.
+layer_readme=$TOP/meta-asyncn/README
+if ! grep -q README "$layer_readme"; then
+	{ grep -qi maintainer "$layer_readme" && grep -qi patch "$layer_readme" && grep -q '@' "$layer_readme"; } ||
+		fail "meta-asyncn/README: yocto-check-layer wants a maintainer, patches and an e-mail address, or a reference to a README that has them"
+fi
 end_part "shared files"
 info "packaging: one copy of each shared file; the loop, meta-asyncn and buildroot-external reference it"
 
@@ -126,6 +140,7 @@ info "packaging: one copy of each shared file; the loop, meta-asyncn and buildro
 step "packaging: the docs' build directories"
 outside='(~|\$HOME|/)'
 kas_commands=0 buildroot_commands=0
+declare -A kas_in=() buildroot_in=()
 while IFS= read -r hit; do
 	where=${hit%%:*}:$(cut -d: -f2 <<<"$hit")
 	line=$(cut -d: -f3- <<<"$hit" | sed -E 's/^[[:space:]#]*//')
@@ -133,11 +148,13 @@ while IFS= read -r hit; do
 	make\ *)
 		# O= is make's argument, where no shell expands "~".
 		buildroot_commands=$((buildroot_commands + 1))
+		buildroot_in[${hit%%:*}]=1
 		[[ "$line" =~ (^|[[:space:]])O=(\$HOME|/) ]] ||
 			fail "$where: a Buildroot command without an output directory outside the checkout (O=\$HOME/...): $line"
 		;;
 	*)
 		kas_commands=$((kas_commands + 1))
+		kas_in[${hit%%:*}]=1
 		[[ "$line" =~ KAS_WORK_DIR=$outside ]] && [[ "$line" =~ KAS_BUILD_DIR=$outside ]] ||
 			fail "$where: a kas command without KAS_WORK_DIR and KAS_BUILD_DIR outside the checkout: $line"
 		;;
@@ -152,16 +169,23 @@ done < <(cd "$TOP" && awk '
 		if (joined ~ /\\$/) { sub(/\\$/, "", joined); next }
 		print FILENAME ":" first ":" joined
 		joined = ""
-	}' README.md meta-asyncn/README buildroot-external/board/asyncn/readme.txt kas/*.yml docs/*.md |
-	grep -E '^[^:]+:[0-9]+:[[:space:]#]*([A-Z_]+=[^[:space:]]+[[:space:]]+)*(kas(-container)? (build|shell|checkout) |make .*(BR2_EXTERNAL=|-C [^[:space:]]*buildroot))' |
+	}' "${docs[@]}" kas/*.yml |
+	grep -E '^[^:]+:[0-9]+:[[:space:]#]*([A-Z_]+=[^[:space:]]+[[:space:]]+)*(([^[:space:]]*/)?kas(-container)? (build|shell|checkout) |make .*(BR2_EXTERNAL=|-C [^[:space:]]*buildroot))' |
 	sed -E 's/^([^:]+:[0-9]+:)[[:space:]#]*([A-Z_]+=[^[:space:]]+[[:space:]]+)*(make )/\1\3/')
 # Against a check that finds nothing to check: the README and the layer's
 # README each give kas commands, the README and the Buildroot readme make
 # commands.
 [ "$kas_commands" -ge 2 ] && [ "$buildroot_commands" -ge 2 ] ||
 	fail "the docs' build commands were not found ($kas_commands kas, $buildroot_commands Buildroot): has their form changed?"
+# Each document that gives the build gives its command in a form found here.
+for doc in README.md docs/yocto.md meta-asyncn/README; do
+	[ -n "${kas_in[$doc]:-}" ] || fail "$doc: no kas command found: has its form changed?"
+done
+for doc in README.md docs/buildroot.md buildroot-external/board/asyncn/readme.txt; do
+	[ -n "${buildroot_in[$doc]:-}" ] || fail "$doc: no Buildroot command found: has its form changed?"
+done
 # Prose that sends a reader to run kas in the checkout.
-if (cd "$TOP" && grep -nE '`kas (build|shell) kas/' README.md meta-asyncn/README docs/*.md); then
+if (cd "$TOP" && grep -nE '`kas (build|shell) kas/' "${docs[@]}"); then
 	fail "the docs name a kas command run from the checkout (\`kas build kas/...\`)"
 fi
 end_part "build directories"
@@ -225,8 +249,8 @@ fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 bunzip2 -k -c "$CARD_DIR/sdcard.img.bz2" >"$scratch/card.img"
-docs=(README.md meta-asyncn/README buildroot-external/board/asyncn/readme.txt)
 flashes=0
+declare -A flashed_in=()
 while IFS= read -r hit; do
 	doc=${hit%%:*}
 	rest=${hit#*:}
@@ -237,6 +261,8 @@ while IFS= read -r hit; do
 	# line naming it must be an instruction this check can run.
 	case "$line" in *'`bmaptool copy`'*) continue ;; esac
 	read -r -a words <<<"$command"
+	# A user flashes as root: "sudo bmaptool copy ...".
+	[ "${words[0]:-}" = sudo ] && words=("${words[@]:1}")
 	where="$doc:$lineno"
 	if [ "${#words[@]}" -ne 4 ] || [ "${words[1]}" != copy ] || [ "${words[3]}" != /dev/sdX ]; then
 		fail "$where: not of the form 'bmaptool copy IMAGE /dev/sdX': $line"
@@ -284,8 +310,14 @@ while IFS= read -r hit; do
 		info "$where: ${words[0]} copy $image /dev/sdX: flashed, equal to the card"
 	fi
 	flashes=$((flashes + 1))
+	flashed_in[$doc]=1
 done < <(cd "$TOP" && grep -nE 'bmaptool +copy' "${docs[@]}")
 [ "$flashes" -gt 0 ] || fail "no bmaptool copy line found in ${docs[*]}"
+# Each document that tells how to flash a card has its line run here.
+for doc in README.md docs/yocto.md docs/buildroot.md docs/testing.md meta-asyncn/README \
+	buildroot-external/board/asyncn/readme.txt; do
+	[ -n "${flashed_in[$doc]:-}" ] || fail "$doc: no bmaptool copy line was run: has its form changed?"
+done
 # A sentence that still points at what no build writes.
 if (cd "$TOP" && grep -nE 'start-qemu|6\.18%' "${docs[@]}"); then
 	fail "the docs name start-qemu.sh or a 6.18% kernel pin, which no check executes"

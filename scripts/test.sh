@@ -77,6 +77,8 @@ run_step "app: module graph (no cycle; only the crate root uses the case registr
 	python3 "$TOP/scripts/app-modules.py"
 run_step "contract: every rule of docs/device.md has a check and a mutant (scripts/rules.py)" \
 	eval 'python3 "$TOP/scripts/rules.py" --self-test && python3 "$TOP/scripts/rules.py"'
+run_step "docs: markdown lint, links and anchors, headings, paths, make targets, shell blocks, README length" \
+	"$TOP/scripts/docs-check.sh"
 run_step "driver: rustfmt --check" rustfmt --check --config-path "$TOP/driver/.rustfmt.toml" "$TOP/driver/asyncn.rs"
 # syntax_check SHELL FILE...: each file parses (sh -n takes one file).
 syntax_check() {

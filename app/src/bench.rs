@@ -31,7 +31,7 @@
 //! On the same CPU a notification's latency is the driver's work, the
 //! signal and the switch to the subscriber. Across CPUs it adds the
 //! wake-up of the other CPU, which under QEMU's TCG on a small host is the
-//! host's scheduling of two busy vCPU threads (README, "Benchmarks").
+//! host's scheduling of two busy vCPU threads (docs/benchmarks.md).
 //!
 //! The JSON printed between markers is what `make bench` turns into its
 //! table and plot.

@@ -5,7 +5,7 @@
 //!
 //! The rules follow the kernel's order of checks (fs/read_write.c,
 //! fs/open.c, fs/fcntl.c, fs/ioctl.c, fs/locks.c, fs/select.c, mm/mmap.c,
-//! lib/iov_iter.c) and the driver's README tables. `EINTR` is allowed only
+//! lib/iov_iter.c) and the tables of docs/device.md. `EINTR` is allowed only
 //! for calls that can wait: the driver's interruptible mutex (open, read,
 //! write), a blocking read, a blocking `flock`, `poll`.
 

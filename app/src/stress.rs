@@ -34,7 +34,7 @@
 //! With `--faults PERCENT` (debug kernels) the workers run under random
 //! fault injection: allocations and user copies made from the driver fail
 //! with that probability (see `faults::RandomFaults`). Then each call may
-//! also give the error the README's "Out of memory" table allows for it,
+//! also give the error the "Out of memory" table of docs/device.md allows for it,
 //! and nothing else; a read that fails with `EFAULT` must leave its message
 //! unread (`poll` says readable at once); a write that fails is not counted
 //! as completed, and every check above still holds for the calls that
@@ -347,7 +347,7 @@ pub fn run(ctx: &Context, tap: &mut Tap, options: &RunOptions) -> CaseResult {
         tap.check(
             total > 0 && unread_kept == failed_reads,
             format!(
-                "faults were injected and each gave an error the README allows: {total} of {ops} operations; \
+                "faults were injected and each gave an error docs/device.md allows: {total} of {ops} operations; \
                  {unread_kept} of the {failed_reads} failed reads found their message still unread"
             ),
         );

@@ -105,7 +105,10 @@ pub fn scenario(ctx: &Context, tap: &mut Tap) -> CaseResult {
     );
     tap.check(
         total_signals == Some(SCENARIO_MESSAGES.len() as u64),
-        format!("exactly one SIGIO per message (total {total_signals:?})"),
+        match total_signals {
+            Some(total) => format!("exactly one SIGIO per message (total {total})"),
+            None => "exactly one SIGIO per message (the reader reported no total)".to_owned(),
+        },
     );
     Ok(())
 }
