@@ -30,7 +30,7 @@ export ASYNCN_T0 := $(shell date +%s)
 
 S := scripts
 
-.PHONY: demo test stress bench mutants clean-room deps kernel module app initramfs card lint packaging-check crates-inc clean distclean clean-cache help
+.PHONY: demo test stress bench mutants clean-room deps kernel kernel-cost module app initramfs card lint packaging-check crates-inc clean distclean clean-cache help
 
 help:
 	@echo "make demo   build everything for QEMU arm64 and show the SIGIO scenario"
@@ -42,6 +42,7 @@ help:
 	@echo "make mutants  deliberate driver bugs (tests/mutants/) the guest suite must catch"
 	@echo "make clean-room  the README's steps and both commands on a fresh minimal Debian"
 	@echo "parts:      deps kernel module app initramfs card clean distclean clean-cache"
+	@echo "make kernel-cost  the kernel build's seconds per group of options (ARCH, KERNEL)"
 	@echo "packaging-check  the README's and layers' packaging steps that run here"
 	@echo "            (KAS_WORK_DIR=<dir> KAS_USER=<user>: kas + bitbake; BUILDROOT_DIR=<dir>: Buildroot)"
 	@echo "            (PI_DEFCONFIGS=<dir> LINUX_618_SRC= LINUX_612_SRC= META_RPI=: Pi kernel configurations)"
@@ -112,6 +113,11 @@ card: module app
 
 lint:
 	$(S)/lint-layer.sh
+
+# Where a kernel build's time goes: ARCH/KERNEL built from allnoconfig with
+# one more group of options at a time (scratch directories; ~4 min each).
+kernel-cost: kernel
+	$(S)/kernel-cost.sh
 
 # Shared files, licence, lint, the docs' bmaptool commands on the card;
 # with upstream trees, the replays of what bitbake and Buildroot run
