@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Configure and build the Rust-enabled kernel of $ARCH/$KERNEL, cached.
 #
-# The build directory is keyed by the kernel package version, the fragments'
-# content and the toolchain versions (see kernel_build_dir in lib.sh): a
+# The build directory is keyed by the kernel package version, the options the
+# fragments set and the toolchain versions (see kernel_build_dir in lib.sh): a
 # second run with the same inputs only copies the image.
 . "$(dirname "$0")/lib.sh"
 arch_setup
@@ -36,8 +36,7 @@ else
 	rm -rf "$KBUILD"
 	mkdir -p "$KBUILD"
 	fragment=$KBUILD/asyncn-fragments.config
-	mapfile -t fragments < <(kernel_fragments)
-	cat "${fragments[@]}" >"$fragment"
+	kernel_fragment_text >"$fragment"
 	kmake -s KCONFIG_ALLCONFIG="$fragment" allnoconfig
 
 	# The silent drop: olddefconfig/allnoconfig turn CONFIG_RUST off when
@@ -77,10 +76,11 @@ else
 
 	step "building Linux $KERNEL for $ARCH ($(nproc) jobs; a few minutes, once)"
 	start=$(date +%s)
+	rm -f "$KBUILD/.ccache-stats.log"
 	kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules modules_prepare $(kernel_dtbs)
 	require_rust_metadata
 	touch "$stamp"
-	info "kernel built in $(($(date +%s) - start)) s"
+	info "kernel built in $(($(date +%s) - start)) s; ccache: $(ccache_summary)"
 	# Builds that no clone has used for two weeks (by their mark of use,
 	# or, without one, their own age), and source trees older than a day
 	# (not one being unpacked for a build) that no build left refers to:

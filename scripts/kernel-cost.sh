@@ -7,23 +7,31 @@
 #
 # The groups, cumulative, in this order:
 #   board      config/qemu-common.cfg + config/qemu-$ARCH.cfg, without Rust
-#   rust       + config/asyncn.cfg (Rust: core, the kernel crate, bindings)
+#   asyncn     + config/asyncn.cfg (Rust: core, the kernel crate, bindings;
+#              modules, which are built from here on; devtmpfs)
 #   raspi3b    + config/raspi3b.cfg (arm64: the Pi 3 card's SoC, SD, ext4)
 #   net        + the networking of config/systemd.cfg (NET, UNIX, NET_NS)
 #   bpf        + its cgroups and BPF (CGROUPS, CGROUP_BPF, BPF_SYSCALL)
 #   systemd    + the rest of config/systemd.cfg
-# The last build has every option of the arm64 kernel of `make test`.
+# The last build has every option of the arm64 kernel of `make test`. Every
+# build includes the device trees of `make kernel` (on arm64, the Pi's).
+# One build per group: differences of a few seconds are within the noise,
+# and what a group adds depends on the groups before it.
+[ -z "${FLAVOUR:-}" ] || { echo "kernel-cost: the default flavour only (FLAVOUR=$FLAVOUR given)" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
+# What the compilers cost, not what ccache saves.
+export CCACHE_DISABLE=1
 arch_setup
 KERNEL=${KERNEL:-$DEFAULT_KERNEL}
-FLAVOUR=
 kernel_setup
 kernel_paths
 [ -f "$KSRC/Makefile" ] || die "no kernel source in $KSRC" "run: make kernel-cost (it unpacks the source first)"
 
-scratch=$CACHE/cost
-rm -rf "$scratch"
-mkdir -p "$scratch"
+# Alone on the machine's cores: no kernel build of another clone meanwhile.
+mkdir -p "$CACHE/kernel"
+exec {cache_lock}>"$CACHE/kernel/.lock"
+flock -n "$cache_lock" || { info "waiting for another kernel build"; flock "$cache_lock"; }
+scratch=$(mktemp -d "$CACHE/cost.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
 # The option groups of config/systemd.cfg, by name; "systemd" takes the rest.
@@ -33,12 +41,12 @@ grep -E "^($net_options)" "$TOP/config/systemd.cfg" >"$scratch/net.cfg"
 grep -E "^($bpf_options)" "$TOP/config/systemd.cfg" >"$scratch/bpf.cfg"
 grep -vE "^($net_options|$bpf_options)" "$TOP/config/systemd.cfg" >"$scratch/systemd.cfg"
 
-groups=(board rust)
+groups=(board asyncn)
 [ "$ARCH" = arm64 ] && groups+=(raspi3b net bpf systemd)
 fragments_of() {
 	case "$1" in
 	board) printf '%s\n' "$TOP/config/qemu-common.cfg" "$TOP/config/qemu-$ARCH.cfg" ;;
-	rust) printf '%s\n' "$TOP/config/asyncn.cfg" ;;
+	asyncn) printf '%s\n' "$TOP/config/asyncn.cfg" ;;
 	raspi3b) printf '%s\n' "$TOP/config/raspi3b.cfg" ;;
 	net | bpf | systemd) printf '%s\n' "$scratch/$1.cfg" ;;
 	esac
@@ -55,7 +63,8 @@ for group in "${groups[@]}"; do
 	step "kernel-cost: Linux $KERNEL for $ARCH, up to \"$group\" ($(nproc) jobs)"
 	kmake -s KCONFIG_ALLCONFIG="$KBUILD/fragments.config" allnoconfig
 	if [ "$group" != board ] && ! grep -qx 'CONFIG_RUST=y' "$KBUILD/.config"; then
-		die "CONFIG_RUST=y did not survive the configuration of \"$group\"" "run: make kernel (it says why)"
+		die "CONFIG_RUST=y did not survive the configuration of \"$group\"" \
+			"make rustavailable says: $(kmake -s rustavailable 2>&1 || true)"
 	fi
 	# Without modules (the board group), the image and device trees only.
 	targets=("$(basename "$KIMAGE")" $(kernel_dtbs))
@@ -63,12 +72,13 @@ for group in "${groups[@]}"; do
 	start=$(date +%s.%N)
 	kmake -j"$(nproc)" -s "${targets[@]}" >"$KBUILD/build.log" 2>&1 ||
 		{ tail -n 20 "$KBUILD/build.log" >&2; die "the build of \"$group\" failed"; }
-	seconds=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }')
+	# Whole seconds, rounded once (awk, whatever the locale's decimal mark).
+	seconds=$(LC_ALL=C awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%d", a - b + 0.5 }')
 	objects=$(find "$KBUILD" -name '*.o' | wc -l)
 	added=-
-	[ -n "$previous" ] && added=$(awk -v a="$seconds" -v b="$previous" 'BEGIN { printf "%+.0f", a - b }')
-	table+=("$(printf '%-8s %7.0f %7s %8d' "$group" "$seconds" "$added" "$objects")")
-	info "$group: $(printf '%.0f' "$seconds") s, $objects objects"
+	[ -n "$previous" ] && added=$(printf '%+d' $((seconds - previous)))
+	table+=("$(printf '%-8s %7d %7s %8d' "$group" "$seconds" "$added" "$objects")")
+	info "$group: $seconds s, $objects objects"
 	previous=$seconds
 	rm -rf "$KBUILD"
 done
