@@ -76,11 +76,10 @@ else
 
 	step "building Linux $KERNEL for $ARCH ($(nproc) jobs; a few minutes, once)"
 	start=$(date +%s)
-	rm -f "$KBUILD/.ccache-stats.log"
 	kmake -j"$(nproc)" -s "$(basename "$KIMAGE")" modules modules_prepare $(kernel_dtbs)
 	require_rust_metadata
 	touch "$stamp"
-	info "kernel built in $(($(date +%s) - start)) s; ccache: $(ccache_summary)"
+	info "kernel built in $(($(date +%s) - start)) s"
 	# Builds that no clone has used for two weeks (by their mark of use,
 	# or, without one, their own age), and source trees older than a day
 	# (not one being unpacked for a build) that no build left refers to:

@@ -27,7 +27,6 @@ apt_packages=(
 	make gcc libc6-dev # the loop; host tools of the kernel build, the x86_64 kernel, cargo's linker
 	bc bison flex   # kernel build: timeconst, Kconfig parsers
 	libelf-dev      # kernel build: objtool, resolve_btfids
-	ccache          # kernel build: C objects cached across builds (scripts/lib.sh, kmake)
 	xz-utils        # unpacking the linux-source tarballs
 	rsync           # build_module: the copy of driver/ and bench/ it builds in
 	gzip            # the initramfs

@@ -19,8 +19,6 @@
 # and what a group adds depends on the groups before it.
 [ -z "${FLAVOUR:-}" ] || { echo "kernel-cost: the default flavour only (FLAVOUR=$FLAVOUR given)" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
-# What the compilers cost, not what ccache saves.
-export CCACHE_DISABLE=1
 arch_setup
 KERNEL=${KERNEL:-$DEFAULT_KERNEL}
 kernel_setup

@@ -375,48 +375,9 @@ kernel_build_dir() {
 	printf '%s\n' "$CACHE/kernel/$ARCH-$KERNEL${FLAVOUR:+-$FLAVOUR}-$key"
 }
 
-# ccache for the kernels' C objects, in the cache every clone shares
-# ($CACHE/ccache, at most CCACHE_MAXSIZE): rebuilding a kernel whose key
-# changed by a toolchain version or was pruned compiles its C files only
-# once. The compilers go through a masquerade directory of one-word names,
-# because the kernel hands $(HOSTCC) to rustc as -Clinker= and "ccache gcc"
-# there breaks the Rust build (why OE-core turns ccache off for Rust
-# kernels, d80d006ae8). Without CCACHE_BASEDIR, so the objects are the
-# ones the compiler alone makes (__FILE__ through -fmacro-prefix-map).
-ccache_bin() {
-	local dir=$CACHE/ccache/bin compiler ccache compilers=(gcc "${CROSS_COMPILE}gcc")
-	[ -z "${CCACHE_DISABLE:-}" ] && ccache=$(command -v ccache) || return 0
-	[ -n "$(kernel_llvm)" ] && compilers+=("clang-$LLVM_VERSION")
-	mkdir -p "$dir"
-	for compiler in "${compilers[@]}"; do
-		if ! PATH=${PATH//"$dir:"/} command -v "$compiler" >/dev/null; then
-			rm -f "$dir/$compiler" # uninstalled: ccache would not find it
-		elif [ "$(readlink "$dir/$compiler" 2>/dev/null)" != "$ccache" ]; then
-			ln -sfn "$ccache" "$dir/$compiler"
-		fi
-	done
-	echo "$dir"
-}
-
-# make in the kernel build directory, with the loop's toolchain settings;
-# ccache's store and this build's log of what it did (ccache_summary).
+# make in the kernel build directory, with the loop's toolchain settings.
 kmake() {
-	local masquerade
-	masquerade=$(ccache_bin)
-	PATH=${masquerade:+$masquerade:}$PATH CCACHE_DIR=$CACHE/ccache/store CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G} \
-		CCACHE_STATSLOG=$KBUILD/.ccache-stats.log \
-		make -C "$KSRC" O="$KBUILD" ARCH="$KARCH" CROSS_COMPILE="$CROSS_COMPILE" $(kernel_llvm) "$@"
-}
-
-# What ccache did for this build directory's compilations (its stats log):
-# "H of N compilations from the cache (P%)".
-ccache_summary() {
-	local log=$KBUILD/.ccache-stats.log
-	[ -f "$log" ] || { echo "not used"; return 0; }
-	awk '
-		/^(direct|preprocessed)_cache_hit$/ { hit++ }
-		/^cache_miss$/ { miss++ }
-		END { n = hit + miss; printf "%d of %d compilations from the cache (%d%%)\n", hit, n, n ? 100 * hit / n : 0 }' "$log"
+	make -C "$KSRC" O="$KBUILD" ARCH="$KARCH" CROSS_COMPILE="$CROSS_COMPILE" $(kernel_llvm) "$@"
 }
 
 # Out-of-tree Rust modules need the kernel build's crate metadata.
