@@ -10,15 +10,10 @@ kernel_setup
 kernel_paths
 
 stamp=$KBUILD/.asyncn-built
-# The cache is the machine's: one build of a kernel at a time (another
-# clone may be building the same one), and a build's use is recorded, so
-# that only builds no clone has used for a while are pruned.
-mkdir -p "$CACHE/kernel"
-exec {cache_lock}>"$CACHE/kernel/.lock"
-if ! flock -n "$cache_lock"; then
-	info "waiting for another build in $CACHE/kernel"
-	flock "$cache_lock"
-fi
+# The cache is the machine's: one build of a kernel at a time, and a
+# build's use is recorded, so that only builds no clone has used for a
+# while are pruned.
+lock_kernel_cache
 if [ -f "$stamp" ]; then
 	info "kernel $ARCH/$KERNEL: cached in ${KBUILD#"$TOP"/}"
 else

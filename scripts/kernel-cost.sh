@@ -26,9 +26,7 @@ kernel_paths
 [ -f "$KSRC/Makefile" ] || die "no kernel source in $KSRC" "run: make kernel-cost (it unpacks the source first)"
 
 # Alone on the machine's cores: no kernel build of another clone meanwhile.
-mkdir -p "$CACHE/kernel"
-exec {cache_lock}>"$CACHE/kernel/.lock"
-flock -n "$cache_lock" || { info "waiting for another kernel build"; flock "$cache_lock"; }
+lock_kernel_cache
 scratch=$(mktemp -d "$CACHE/cost.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 

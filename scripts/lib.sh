@@ -336,6 +336,18 @@ kernel_fragments() {
 	if [ "$FLAVOUR" = trace ]; then printf '%s\n' "$TOP/config/trace.cfg"; fi
 }
 
+# One kernel build at a time on the machine, whichever clone starts it
+# (another may be building the same kernel, or timing one): holds
+# $CACHE/kernel/.lock until the calling script exits.
+lock_kernel_cache() {
+	mkdir -p "$CACHE/kernel"
+	exec {kernel_cache_lock}>"$CACHE/kernel/.lock"
+	if ! flock -n "$kernel_cache_lock"; then
+		info "waiting for another kernel build in $CACHE/kernel"
+		flock "$kernel_cache_lock"
+	fi
+}
+
 # The fragments, each ended by a newline: the text allnoconfig reads.
 kernel_fragment_text() {
 	local fragment
