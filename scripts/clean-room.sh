@@ -114,25 +114,27 @@ step "unpacking the clean root into $root"
 tar -xf "$tarball" -C "$root" || fail "unpack the root" "tar could not unpack $tarball"
 repo_git bundle create - HEAD >"$root/asyncn.bundle" || fail "bundle HEAD" "git bundle create failed in $TOP"
 
-# The README's block after the clean-room marker, from HEAD: what a
-# newcomer installs before the first `make`. A normal user puts sudo before
-# its apt-get lines, as the block's first line says.
+# readme_block NAME: the README's first sh block after its
+# <!-- clean-room: NAME --> marker, as written.
+readme_block() {
+	awk -v marker="<!-- clean-room: $1 -->" '
+		index($0, marker) { found = 1; next }
+		found && /^```sh$/ { inside = 1; next }
+		inside && /^```$/ { exit }
+		inside { print }' "$dir/README.md"
+}
+
+# The README's prerequisites block, from HEAD: what a newcomer installs
+# before the first `make`. A normal user puts sudo before its apt-get
+# lines, as the block's first line says.
 prerequisites=$dir/prerequisites.sh
 repo_git show HEAD:README.md >"$dir/README.md" || fail "read the README" "git show HEAD:README.md failed"
-awk '
-	/<!-- clean-room: prerequisites -->/ { found = 1; next }
-	found && /^```sh$/ { inside = 1; next }
-	inside && /^```$/ { exit }
-	inside { print }' "$dir/README.md" >"$prerequisites"
+readme_block prerequisites >"$prerequisites"
 [ -s "$prerequisites" ] || fail "read the README" "README.md at HEAD has no block after <!-- clean-room: prerequisites -->"
 [ "$as_user" = 1 ] && sed -i 's/^apt-get /sudo apt-get /' "$prerequisites"
 # The README's two commands, from its block after the commands marker, run
 # as written (PACE=0 in the environment: the demo without its pauses).
-mapfile -t readme_commands < <(awk '
-	/<!-- clean-room: commands -->/ { found = 1; next }
-	found && /^```sh$/ { inside = 1; next }
-	inside && /^```$/ { exit }
-	inside { sub(/[[:space:]]*#.*$/, ""); if ($0 != "") print }' "$dir/README.md")
+mapfile -t readme_commands < <(readme_block commands | sed -E 's/[[:space:]]*#.*$//; /^$/d')
 [ "${#readme_commands[@]}" = 2 ] && [ "${readme_commands[0]}" = "make demo" ] && [ "${readme_commands[1]}" = "make test" ] ||
 	fail "read the README" "its block after <!-- clean-room: commands --> is not 'make demo' then 'make test': ${readme_commands[*]:-nothing}"
 info "the README's prerequisites, as run by $user:"
