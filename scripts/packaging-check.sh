@@ -45,6 +45,17 @@ need_ref() { grep -qF -- "$2" "$TOP/$1" 2>/dev/null || fail "$1 does not referen
 # of the docs and the two plain-text READMEs of the layers.
 docs=(README.md CONTRIBUTING.md meta-asyncn/README buildroot-external/board/asyncn/readme.txt)
 for doc in "$TOP"/docs/*.md; do docs+=("${doc#"$TOP"/}"); done
+# need_each FOUND WHAT DOC...: every DOC is a key of the associative array
+# FOUND (what a part found in it); a DOC that gives none has changed the
+# form a part reads, which would otherwise check nothing there.
+need_each() {
+	local -n found=$1
+	local what=$2 doc
+	shift 2
+	for doc; do
+		[ -n "${found[$doc]:-}" ] || fail "$doc: no $what: has its form changed?"
+	done
+}
 # Stop after a part whose problems the next parts would only repeat.
 end_part() {
 	if ((${#problems[@]})); then
@@ -178,12 +189,8 @@ done < <(cd "$TOP" && awk '
 [ "$kas_commands" -ge 2 ] && [ "$buildroot_commands" -ge 2 ] ||
 	fail "the docs' build commands were not found ($kas_commands kas, $buildroot_commands Buildroot): has their form changed?"
 # Each document that gives the build gives its command in a form found here.
-for doc in README.md docs/yocto.md meta-asyncn/README; do
-	[ -n "${kas_in[$doc]:-}" ] || fail "$doc: no kas command found: has its form changed?"
-done
-for doc in README.md docs/buildroot.md buildroot-external/board/asyncn/readme.txt; do
-	[ -n "${buildroot_in[$doc]:-}" ] || fail "$doc: no Buildroot command found: has its form changed?"
-done
+need_each kas_in "kas command found" README.md docs/yocto.md meta-asyncn/README
+need_each buildroot_in "Buildroot command found" README.md docs/buildroot.md buildroot-external/board/asyncn/readme.txt
 # Prose that sends a reader to run kas in the checkout.
 if (cd "$TOP" && grep -nE '`kas (build|shell) kas/' "${docs[@]}"); then
 	fail "the docs name a kas command run from the checkout (\`kas build kas/...\`)"
@@ -314,10 +321,8 @@ while IFS= read -r hit; do
 done < <(cd "$TOP" && grep -nE 'bmaptool +copy' "${docs[@]}")
 [ "$flashes" -gt 0 ] || fail "no bmaptool copy line found in ${docs[*]}"
 # Each document that tells how to flash a card has its line run here.
-for doc in README.md docs/yocto.md docs/buildroot.md docs/testing.md meta-asyncn/README \
-	buildroot-external/board/asyncn/readme.txt; do
-	[ -n "${flashed_in[$doc]:-}" ] || fail "$doc: no bmaptool copy line was run: has its form changed?"
-done
+need_each flashed_in "bmaptool copy line was run" README.md docs/yocto.md docs/buildroot.md docs/testing.md \
+	meta-asyncn/README buildroot-external/board/asyncn/readme.txt
 # A sentence that still points at what no build writes.
 if (cd "$TOP" && grep -nE 'start-qemu|6\.18%' "${docs[@]}"); then
 	fail "the docs name start-qemu.sh or a 6.18% kernel pin, which no check executes"
