@@ -450,14 +450,11 @@ class Checker:
         return self.problems
 
 
-def markdown_files(top):
-    try:
-        out = subprocess.run(["git", "-C", str(top), "ls-files", "-z", "*.md"], check=True, capture_output=True,
-                             text=True).stdout
-        files = [f for f in out.split("\0") if f and (top / f).is_file()]
-    except (OSError, subprocess.CalledProcessError):
-        files = []
-    return sorted(files or [p.relative_to(top).as_posix() for p in top.rglob("*.md") if "build" not in p.parts])
+def markdown_files(top, tracked):
+    """The tracked Markdown files (without git: every one outside build/)."""
+    if tracked is not None:
+        return sorted(f for f in tracked if f.endswith(".md") and (top / f).is_file())
+    return sorted(p.relative_to(top).as_posix() for p in top.rglob("*.md") if "build" not in p.parts)
 
 
 GOOD = """# A
@@ -565,9 +562,10 @@ def self_test():
 def main():
     if sys.argv[1:] == ["--self-test"]:
         return self_test()
-    markdown = markdown_files(TOP)
+    tracked = tracked_files(TOP)
+    markdown = markdown_files(TOP, tracked)
     plain = [p for p in TEXT_DOCS if (TOP / p).exists()]
-    checker = Checker(TOP, tracked_files(TOP))
+    checker = Checker(TOP, tracked)
     problems = checker.run(markdown, plain)
     c = checker.counts
     # Against a parser that finds nothing: today's docs have hundreds of each.
