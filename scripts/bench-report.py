@@ -34,6 +34,10 @@ from pathlib import Path
 # max is a single sample per run: a bound on every run keeps a real stall
 # from hiding behind a median). A figure either side lacks is a miss.
 Target = namedtuple("Target", "figure subject peer limit rule")
+# One write with 64 EPOLLEXCLUSIVE waiters: the waiters it wakes (one, as
+# wake_up_interruptible_poll() promises; a herd shows as 64) and its time.
+EXCLUSIVE_WOKEN = "64 EPOLLEXCLUSIVE waiters, woken per write"
+EXCLUSIVE_TIME = "64 EPOLLEXCLUSIVE waiters, time per write"
 TARGETS = [
     Target("latency p50", "asyncn", "c", 1.05, "median"),
     Target("latency p99", "asyncn", "c", 1.05, "median"),
@@ -47,6 +51,7 @@ TARGETS = [
     Target("last of 16 notified", "asyncn", "c", 1.05, "median"),
     Target("last of 256 notified", "asyncn", "c", 1.05, "median"),
     Target("write+read pairs", "asyncn", "c", 1.05, "median"),
+    Target(EXCLUSIVE_WOKEN, "asyncn", "c", 1.05, "median"),
     Target("latency p50", "asyncn-epoll", "eventfd", 1.10, "median"),
     Target("latency p99", "asyncn-epoll", "eventfd", 1.10, "median"),
     Target("latency p50", "asyncn", "floor", 1.05, "median"),
@@ -165,6 +170,8 @@ def figures(runs):
     out += [Figure(f"last of {n} notified", "us", True, "last_of_n_us", n)
             for n in counts("last_of_n_us", LAST_OF)]
     out.append(Figure("write+read pairs", "pairs/s", False, "write_read_pairs_per_s", None))
+    out.append(Figure(EXCLUSIVE_WOKEN, "waiters", True, "exclusive_woken_per_write", None))
+    out.append(Figure(EXCLUSIVE_TIME, "us", True, "exclusive_write_us", None))
     return out
 
 
@@ -628,11 +635,12 @@ def main(argv):
 
 
 # --- Self-test -------------------------------------------------------------
-def _run(lat=None, rates=None, last=None, pairs=None, peers=PEER_ORDER):
+def _run(lat=None, rates=None, last=None, pairs=None, woken=None, peers=PEER_ORDER):
     """A run in the app's schema: every figure of every peer 100 (us or
-    per s), changed by lat[(peer, quantile)], rates[(n, peer)],
-    last[(n, peer)], pairs[peer]; a value None removes the figure."""
-    lat, rates, last, pairs = lat or {}, rates or {}, last or {}, pairs or {}
+    per s), one waiter woken per write, changed by lat[(peer, quantile)],
+    rates[(n, peer)], last[(n, peer)], pairs[peer], woken[peer]; a value
+    None removes the figure."""
+    lat, rates, last, pairs, woken = lat or {}, rates or {}, last or {}, pairs or {}, woken or {}
     signalling = [p for p in ("asyncn", "c", "pipe", "floor") if p in peers]
     return {
         "rounds": 1, "samples": 4, "window_ms": 1, "buffer_size": 256,
@@ -642,6 +650,9 @@ def _run(lat=None, rates=None, last=None, pairs=None, peers=PEER_ORDER):
         "writes_per_s": {n: {p: rates.get((n, p), 100.0) for p in signalling} for n in SUBSCRIBERS},
         "last_of_n_us": {n: {p: last.get((n, p), 100.0) for p in signalling} for n in LAST_OF},
         "write_read_pairs_per_s": {p: pairs.get(p, 100.0) for p in signalling},
+        "exclusive_waiters": 64,
+        "exclusive_woken_per_write": {p: woken.get(p, 1.0) for p in ("asyncn", "c") if p in peers},
+        "exclusive_write_us": {p: 100.0 for p in ("asyncn", "c") if p in peers},
         "slowest": {p: [{"us": 400.0, "write_us": 1.5, "round": 1, "sample": 3, "after_switch": 3}]
                     for p in peers},
     }
@@ -709,6 +720,13 @@ def self_test():
     expect(not t["pass"] and abs(t["value"] - 1.10) < 1e-9, "pairs over the limit miss")
     expect(v[("asyncn", "c", "latency p50")]["pass"], "the other targets still pass")
     expect(len(s["misses"]) == 5, f"five misses ({s['misses']})")
+
+    # A thundering herd: every exclusive waiter woken by each write.
+    s, v = verdicts([_run(woken={"asyncn": 64.0}) for _ in range(3)])
+    t = v[("asyncn", "c", EXCLUSIVE_WOKEN)]
+    expect(not t["pass"] and abs(t["value"] - 64.0) < 1e-9, f"a herd misses ({t['value']})")
+    row = next(r for r in s["figures"] if r["figure"] == EXCLUSIVE_TIME)
+    expect(abs(row["median"]["c"] - 100.0) < 1e-9, "the time per write is in the table")
 
     # The old schema (4 peers, no samples or slowest) reports, and misses
     # the epoll targets as not measured.

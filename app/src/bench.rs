@@ -24,7 +24,11 @@
 //!   turns in slices of the window;
 //! - time until the last of N subscribers (1, 16, 256) has its signal,
 //!   the peers taking turns sample by sample;
-//! - read throughput: a write then a read of `buffer_size` bytes.
+//! - read throughput: a write then a read of `buffer_size` bytes;
+//! - 64 `EPOLLIN | EPOLLEXCLUSIVE` waiters on one device (asyncn and the C
+//!   baseline), each with its own file and epoll instance: the waiters
+//!   woken per write (one is what `EPOLLEXCLUSIVE` promises) and the time
+//!   a write takes, which includes waking them.
 //!
 //! The writer runs on CPU 0, and every subscriber on CPU 0 too unless
 //! `--subscriber-cpu` names another: the same placement for all peers.
@@ -78,6 +82,10 @@ const SLICES: u32 = 6;
 const LATENCY_BLOCK: u32 = 50;
 /// Slowest latency samples kept per peer, with where their time went.
 const SLOWEST: usize = 10;
+/// Waiters of the `EPOLLEXCLUSIVE` figure.
+const EXCLUSIVE_WAITERS: usize = 64;
+/// Writes per peer and round in the `EPOLLEXCLUSIVE` figure.
+const EXCLUSIVE_WRITES: usize = 100;
 
 /// Pins the calling process to `cpu`, or to CPU 0 when the system has no
 /// such CPU; returns the CPU it runs on from now on.
@@ -633,6 +641,9 @@ pub fn run(
     let mut throughput = vec![vec![Series::default(); PEERS.len()]; FANOUT.len()];
     let mut last_of = vec![vec![Series::default(); PEERS.len()]; LAST_OF.len()];
     let mut reads = vec![Series::default(); PEERS.len()];
+    let exclusive_peers = [Peer::Asyncn, Peer::C];
+    let mut exclusive_woken = vec![Series::default(); PEERS.len()];
+    let mut exclusive_write_us = vec![Series::default(); PEERS.len()];
     for round in 1..=options.rounds {
         println!("# bench: round {round} of {}", options.rounds);
         for (peer, samples) in bench.latency(round)?.into_iter().enumerate() {
@@ -651,6 +662,13 @@ pub fn run(
         let peers = [Peer::Asyncn, Peer::C, Peer::Pipe];
         for (peer, rate) in peers.iter().zip(bench.read_throughput(&peers)?) {
             reads[*peer as usize].0.push(rate);
+        }
+        for &peer in &exclusive_peers {
+            let (woken, write_us) = bench
+                .exclusive_waiters(peer)
+                .map_err(context("EPOLLEXCLUSIVE waiters", peer))?;
+            exclusive_woken[peer as usize].0.extend(woken);
+            exclusive_write_us[peer as usize].0.extend(write_us);
         }
     }
     let _ = std::fs::remove_file(FIFO);
@@ -750,8 +768,16 @@ pub fn run(
     json += "\n  },\n  \"last_of_n_us\": {\n";
     json += &by_n(&LAST_OF, &last_of);
     json += &format!(
-        "\n  }},\n  \"write_read_pairs_per_s\": {{ {} }}\n}}\n",
+        "\n  }},\n  \"write_read_pairs_per_s\": {{ {} }},\n",
         peers(&|p| num(reads[p].quantile(0.5)))
+    );
+    // Mean wake-ups per write (a herd shows as the waiter count), and the
+    // median time of one write.
+    let mean = |s: &Series| s.0.iter().sum::<f64>() / s.0.len() as f64;
+    json += &format!(
+        "  \"exclusive_waiters\": {EXCLUSIVE_WAITERS},\n  \"exclusive_woken_per_write\": {{ {} }},\n  \"exclusive_write_us\": {{ {} }}\n}}\n",
+        peers_of(&exclusive_peers, &|p| num(mean(&exclusive_woken[p]))),
+        peers_of(&exclusive_peers, &|p| num(exclusive_write_us[p].quantile(0.5)))
     );
     println!("ASYNCN-BENCH-JSON-BEGIN");
     print!("{json}");
@@ -991,6 +1017,76 @@ impl Bench<'_> {
             }
         }
         Ok(samples)
+    }
+
+    /// `EXCLUSIVE_WAITERS` threads wait in `epoll_wait` on `peer`'s
+    /// device with `EPOLLIN | EPOLLEXCLUSIVE`, each through its own file
+    /// (nothing unread) and epoll instance; a woken waiter counts itself
+    /// and takes its message. For each of `EXCLUSIVE_WRITES` writes, once
+    /// every waiter is asleep: the waiters it woke, and the microseconds
+    /// the write took.
+    fn exclusive_waiters(&self, peer: Peer) -> io::Result<(Vec<f64>, Vec<f64>)> {
+        use crate::proc::{sleeping, wait_until_sleeping};
+        use std::sync::{atomic::AtomicBool, mpsc, Arc};
+        let path = self.path(peer);
+        let woken = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let mut threads = Vec::new();
+        for _ in 0..EXCLUSIVE_WAITERS {
+            let file = Device::open_with(&path, Access::Read, OFlag::O_NONBLOCK)?;
+            while file.receive(self.buffer_size).is_ok() {}
+            let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+            let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE;
+            epoll.add(file.as_fd(), EpollEvent::new(flags, 0))?;
+            let (woken, stop, tid_tx) = (woken.clone(), stop.clone(), tid_tx.clone());
+            let (size, cpu) = (self.buffer_size, self.subscriber_cpu);
+            threads.push(std::thread::spawn(move || {
+                pin_to(cpu);
+                let _ = tid_tx.send(nix::unistd::gettid());
+                let mut events = [EpollEvent::empty(); 1];
+                // A timeout, not a write, ends the wait once `stop` is set.
+                while !stop.load(SeqCst) {
+                    if epoll.wait(&mut events, EpollTimeout::from(1000u16)) == Ok(1) {
+                        woken.fetch_add(1, SeqCst);
+                        while file.receive(size).is_ok() {}
+                    }
+                }
+            }));
+        }
+        drop(tid_tx);
+        let tids: Vec<Pid> = tid_rx.iter().collect();
+        let result = (|| {
+            let mut writer = std::fs::OpenOptions::new().write(true).open(&path)?;
+            let (mut per_write, mut write_us) = (Vec::new(), Vec::new());
+            for k in 0..EXCLUSIVE_WRITES {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                for &tid in &tids {
+                    if !wait_until_sleeping(tid, deadline.saturating_duration_since(Instant::now()))
+                    {
+                        return Err(io::Error::other("a waiter did not go back to sleep"));
+                    }
+                }
+                let before = woken.load(SeqCst);
+                let start = Instant::now();
+                writer.write_all(&(k as u64).to_ne_bytes())?;
+                write_us.push(start.elapsed().as_secs_f64() * 1e6);
+                // Every woken waiter counts itself before it sleeps again.
+                while woken.load(SeqCst) == before || !tids.iter().all(|&t| sleeping(t)) {
+                    if Instant::now() > deadline {
+                        return Err(io::Error::other("no waiter woke for a write"));
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                per_write.push((woken.load(SeqCst) - before) as f64);
+            }
+            Ok((per_write, write_us))
+        })();
+        stop.store(true, SeqCst);
+        for thread in threads {
+            let _ = thread.join();
+        }
+        result
     }
 
     /// Pairs of (write, read of `buffer_size` bytes) per second of each of
