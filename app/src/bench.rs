@@ -1044,6 +1044,7 @@ impl Bench<'_> {
             threads.push(std::thread::spawn(move || {
                 pin_to(cpu);
                 let _ = tid_tx.send(nix::unistd::gettid());
+                drop(tid_tx);
                 let mut events = [EpollEvent::empty(); 1];
                 // A timeout, not a write, ends the wait once `stop` is set.
                 while !stop.load(SeqCst) {
@@ -1055,8 +1056,14 @@ impl Bench<'_> {
             }));
         }
         drop(tid_tx);
-        let tids: Vec<Pid> = tid_rx.iter().collect();
         let result = (|| {
+            let mut tids = Vec::with_capacity(EXCLUSIVE_WAITERS);
+            for _ in 0..EXCLUSIVE_WAITERS {
+                let tid = tid_rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .map_err(|_| io::Error::other("a waiter did not start"))?;
+                tids.push(tid);
+            }
             let mut writer = std::fs::OpenOptions::new().write(true).open(&path)?;
             let (mut per_write, mut write_us) = (Vec::new(), Vec::new());
             for k in 0..EXCLUSIVE_WRITES {
