@@ -73,7 +73,7 @@
 
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use kernel::{bindings, ffi::c_int, prelude::*, static_lock_class};
+use kernel::{bindings, ffi::c_int, prelude::*};
 
 mod chrdev;
 mod compat;
@@ -86,7 +86,8 @@ use chrdev::{
     poll::{EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM},
     CharDevices, FasyncQueue, File, FileOperations, IovDest, IovSource, PollTable,
 };
-use message::{SharedMessage, UniqueMessage};
+use compat::{bug::warn_on, sync::static_lock_class};
+use message::{Message, SharedMessage, UniqueMessage};
 use sync::{InterruptibleMutex, WaitQueue};
 use trace::trace;
 
@@ -127,7 +128,16 @@ chrdev::declare_attribute_groups!(ASYNCN_ATTRIBUTES, AsyncnDevice, [
     "notifications" => |device| device.stats.notifications.load(Ordering::Relaxed),
 ]);
 
+chrdev::file_operations_table!(ASYNCN_FOPS, AsyncnDevice);
+
 /// What the device mutex protects.
+///
+/// # Invariants
+///
+/// - `message` is `Some` exactly when the device's `current` is nonzero,
+///   and then `current` is `generation`.
+/// - `opens` counts the device's open files; the buffers exist only while
+///   it is nonzero.
 struct State {
     /// The current message; `None` before the first write.
     message: Option<SharedMessage>,
@@ -210,8 +220,12 @@ impl AsyncnDevice {
         let Some(generation) = self.unread_generation(open) else {
             return Ok(None);
         };
-        // `current` is nonzero only while a message is published.
-        let message = state.message.clone().ok_or(EIO)?;
+        // `current` is nonzero only while a message is published (the
+        // invariant of `State`): a `None` here is a driver bug.
+        let Some(message) = state.message.clone() else {
+            warn_on!(true);
+            return Err(EIO);
+        };
         let previous = open.seen.swap(generation, Ordering::Relaxed);
         Ok(Some((message, generation, previous)))
     }
@@ -233,7 +247,7 @@ impl FileOperations for AsyncnDevice {
         let mut fresh = None;
         if state.opens == 0 {
             drop(state);
-            fresh = Some(UniqueMessage::new(self.buffer_size)?);
+            fresh = Some(Message::new_unique(self.buffer_size)?);
             state = self.state.lock_interruptible()?;
             if state.opens == 0 {
                 state.spare = fresh.take();
@@ -276,6 +290,10 @@ impl FileOperations for AsyncnDevice {
         }
         let (message, spare) = {
             let mut state = self.state.lock();
+            // Every release follows an open that counted itself.
+            if warn_on!(state.opens == 0) {
+                return;
+            }
             state.opens -= 1;
             trace!(
                 "release",
@@ -286,6 +304,7 @@ impl FileOperations for AsyncnDevice {
             if state.opens != 0 {
                 return;
             }
+            // INVARIANT: no message, and `current` 0.
             self.current.store(0, Ordering::Release);
             (state.message.take(), state.spare.take())
         };
@@ -295,11 +314,9 @@ impl FileOperations for AsyncnDevice {
     }
 
     // Inlined into the layer's `read_iter` callback: one call and return
-    // fewer per system call. `make bench` measured it (arm64 under QEMU):
-    // writes with no subscriber went from 1.16x to 1.09x the C baseline's
-    // cost, write+read pairs from 1.15x to 1.08x.
+    // fewer per system call (docs/design.md).
     #[inline]
-    fn read(&self, open: &OpenFile, file: &File, out: &mut IovDest<'_>) -> Result<usize> {
+    fn read(&self, open: &OpenFile, file: &File, out: &mut IovDest<'_, '_>) -> Result<usize> {
         // Nothing asked for, nothing consumed: not even a message to block for.
         if out.len() == 0 {
             return Ok(0);
@@ -353,7 +370,12 @@ impl FileOperations for AsyncnDevice {
 
     // Inlined like `read`.
     #[inline]
-    fn write(&self, _open: &OpenFile, _file: &File, input: &mut IovSource<'_>) -> Result<usize> {
+    fn write(
+        &self,
+        _open: &OpenFile,
+        _file: &File,
+        input: &mut IovSource<'_, '_>,
+    ) -> Result<usize> {
         // Longer input is truncated to the buffer; the accepted length is
         // returned. A zero-length write changes nothing and notifies no one.
         let n = input.len().min(self.buffer_size);
@@ -363,7 +385,7 @@ impl FileOperations for AsyncnDevice {
         let spare = self.state.lock_interruptible()?.spare.take();
         let mut message = match spare {
             Some(message) => message,
-            None => UniqueMessage::new(self.buffer_size)?,
+            None => Message::new_unique(self.buffer_size)?,
         };
         // No lock is held: a fault here stalls this writer only, and leaves
         // the published message as it was.
@@ -381,7 +403,8 @@ impl FileOperations for AsyncnDevice {
             let mut state = self.state.lock();
             state.generation += 1;
             let generation = state.generation;
-            let replaced = state.message.replace(message.share());
+            // INVARIANT: the new message and its generation, together.
+            let replaced = state.message.replace(message.into());
             self.current.store(generation, Ordering::Release);
             // Only writers change these, under the mutex: plain stores, no
             // atomic read-modify-write on the hot path.
@@ -406,7 +429,7 @@ impl FileOperations for AsyncnDevice {
             // nothing is freed under the lock.
             match replaced {
                 Some(old) if state.spare.is_none() => {
-                    state.spare = old.into_unique_or_drop();
+                    state.spare = message::into_spare(old);
                     None
                 }
                 other => other,
@@ -419,8 +442,9 @@ impl FileOperations for AsyncnDevice {
 
     fn fasync(&self, _open: &OpenFile, fd: c_int, file: &File, on: bool) -> Result {
         trace!("fasync", "asyncn{}: O_ASYNC {}", self.index, u32::from(on));
-        // SAFETY: the file is removed by `release` (and by the VFS's
-        // `fasync(-1, file, 0)` on the last close) before it is released.
+        // SAFETY: `update` requires that a file added be removed before it
+        // is released: `release` removes it (as does the VFS's
+        // `fasync(-1, file, 0)` on the last close).
         if unsafe { self.subscribers.update(fd, file, on) }? {
             if on {
                 self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
@@ -459,7 +483,7 @@ fn param_in_range(name: &str, value: u32, max: u32) -> Result<u32> {
 }
 
 impl kernel::Module for Asyncn {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         let count = param_in_range("devices", DEVICES.get(), DEVICES_MAX)?;
         let buffer_size = param_in_range("buffer_size", BUFFER_SIZE.get(), BUFFER_SIZE_MAX)?;
         trace::check_layout()?;
@@ -473,12 +497,14 @@ impl kernel::Module for Asyncn {
                 GFP_KERNEL,
             )?;
         }
-        // SAFETY: `devices` is dropped either below, when `register`
-        // fails (no file can be open then), or with the module at exit.
-        let mut devices =
-            KBox::pin_init(unsafe { CharDevices::new(module, NAME, data) }, GFP_KERNEL)?;
-        // Nodes, then the cdev: the last step that can fail.
-        devices.as_mut().register(&ASYNCN_ATTRIBUTES)?;
+        // SAFETY: `new` requires that the devices be dropped only when no
+        // file can be open: they are dropped with the module, at exit (open
+        // files hold the module), or here if the initializer fails (then
+        // nothing was added, so nothing can be open).
+        let init = unsafe { CharDevices::new(NAME, data, &ASYNCN_FOPS, &ASYNCN_ATTRIBUTES)? };
+        // Numbers, class, data and nodes, then the cdev: the last step
+        // that can fail.
+        let devices = KBox::pin_init(init, GFP_KERNEL)?;
 
         pr_info!(
             "{count} device(s), {buffer_size}-byte buffers, major {}\n",

@@ -1,36 +1,58 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
-//! A thin safe layer over the C character-device API.
-//!
-//! The kernels we support have no Rust abstraction for classic character
-//! devices, so this file wraps the few C objects a driver needs:
+//! What the `kernel` crate has no abstraction for, in any supported
+//! version (checked in 6.12, 6.18 and 7.3): classic character devices.
 //!
 //! - [`CharDevices`]: a range of device numbers (`alloc_chrdev_region`), a
 //!   device class (so devtmpfs/udev/mdev create `/dev` nodes), the driver's
 //!   data for each device, one device node per device, and one `struct cdev`
-//!   for the whole range, added last. Dropping it undoes all of that in
-//!   reverse order.
-//! - [`FileOperations`]: the callbacks of the `struct file_operations` table
-//!   that [`CharDevices`] builds for its own data type, so the table cannot
-//!   call one type's methods on another's data;
-//! - [`File`]: the `struct file` of an open call;
+//!   for the whole range, added last, inside its pin-initializer. Dropping
+//!   it undoes all of that in reverse order. (`MiscDevice` has no `poll` or
+//!   `fasync`, and one minor per registration.)
+//! - [`FileOperations`]: the callbacks of the static `struct
+//!   file_operations` table that [`file_operations_table!`] declares for one
+//!   data type, so the table cannot call one type's methods on another's
+//!   data;
+//! - [`File`]: the `struct file` of a callback: its access mode and
+//!   `O_NONBLOCK`;
 //! - [`IovDest`] and [`IovSource`]: the user buffers of one `read_iter` or
-//!   `write_iter` call (one `iov_iter`, whatever the number of iovecs);
+//!   `write_iter` call (the `kernel` crate's IO vectors), with the call's
+//!   `IOCB_NOWAIT`, which no `kernel` crate type exposes;
 //! - [`FasyncQueue`]: the list of `O_ASYNC` subscribers (`fasync_helper`,
 //!   `kill_fasync`);
-//! - [`PollTable`]: the `poll_table` of a `poll` call (`poll_wait`);
+//! - [`PollTable`]: the `poll_table` of a `poll` call (`poll_wait`) on a
+//!   [`WaitQueue`], since `kernel::sync::poll::PollTable` registers only a
+//!   `PollCondVar` (see `sync.rs` for why the driver cannot use one);
 //! - [`declare_attribute_groups!`]: read-only sysfs files of each device
 //!   node, typed by the data they read.
 //!
 //! Lifetimes: open files hold a reference on the module (the table's and
 //! the cdev's `owner`), so the module's `CharDevices`, dropped at module
 //! exit, is not dropped while a file is open. During module init no file
-//! can be open at all: adding the cdev is the last step of `register`, it
-//! cannot half-succeed, and nothing after it can fail. Creating a
-//! `CharDevices` is `unsafe` for that reason: it must not be dropped at any
-//! other time.
+//! can be open at all: adding the cdev is the last step of the
+//! initializer, it cannot half-succeed, and nothing after it can fail.
+//! Creating a `CharDevices` is `unsafe` for that reason: it must not be
+//! dropped at any other time.
+//!
+//! Files: the callbacks see the `struct file` as a [`File`], valid for the
+//! call and not kept after it. Not upstream's `fs::File` or
+//! `fs::LocalFile`: their constructors require that no `fdget_pos` region
+//! without `f_pos_lock` be active on another thread, and `release` needs
+//! a positive refcount. Neither holds here: the files are streams
+//! (`stream_open` clears `FMODE_ATOMIC_POS`, so no `fdget_pos` on them
+//! takes the lock, and two threads may read one file at once), and
+//! `release` runs as the last reference goes. [`File`] promises only that
+//! the file is valid for the call, and offers only what the driver reads.
+//!
+//! [`WaitQueue`]: crate::sync::WaitQueue
 
-use crate::compat;
+use crate::compat::{
+    self,
+    cdev::{self, Cdev},
+    init::pin_init_from_closure,
+    iov::{IovIterDest, IovIterSource},
+    str::{as_char_ptr_in_const_context, CStrExt},
+};
 use core::{ffi::CStr, marker::PhantomData, marker::PhantomPinned, ptr};
 use kernel::{
     bindings,
@@ -40,65 +62,6 @@ use kernel::{
     types::Opaque,
     ThisModule,
 };
-
-/// `struct cdev` and its functions.
-///
-/// Linux 7.x's generated bindings have the type; older ones leave it opaque
-/// (`<linux/cdev.h>` is not among the headers bindgen reads), so there the
-/// layout is a copy of include/linux/cdev.h (unchanged since Linux 2.6).
-/// What guards the copy:
-/// - at compile time, on 7.x, the copy is compared with the bindings field
-///   by field (`LAYOUT_MATCHES_BINDINGS` below), and `CONFIG_RANDSTRUCT`
-///   (which may reorder `struct cdev`, a `__randomize_layout` type) stops
-///   the build;
-/// - at run time, [`CharDevices::register`] checks what `cdev_init` and
-///   `cdev_add` wrote: the `ops`, `list`, `dev` and `count` fields where the
-///   copy expects them, and a guard area after the struct that `cdev_init`'s
-///   `memset` of `sizeof(struct cdev)` bytes must not reach.
-mod cdev_sys {
-    use kernel::{bindings, ffi::c_int, ffi::c_uint};
-
-    #[cfg(CONFIG_RANDSTRUCT)]
-    compile_error!("CONFIG_RANDSTRUCT may reorder struct cdev and struct file_operations");
-
-    #[repr(C)]
-    pub(super) struct CdevCopy {
-        pub(super) kobj: bindings::kobject,
-        pub(super) owner: *mut bindings::module,
-        pub(super) ops: *const bindings::file_operations,
-        pub(super) list: bindings::list_head,
-        pub(super) dev: bindings::dev_t,
-        pub(super) count: c_uint,
-    }
-
-    #[cfg(asyncn_7_0)]
-    pub(super) use kernel::bindings::cdev;
-    #[cfg(not(asyncn_7_0))]
-    pub(super) use CdevCopy as cdev;
-
-    /// The copy against the kernel's own layout, where bindgen has it.
-    #[cfg(asyncn_7_0)]
-    const LAYOUT_MATCHES_BINDINGS: () = {
-        use core::mem::{offset_of, size_of};
-        assert!(size_of::<CdevCopy>() == size_of::<bindings::cdev>());
-        assert!(offset_of!(CdevCopy, owner) == offset_of!(bindings::cdev, owner));
-        assert!(offset_of!(CdevCopy, ops) == offset_of!(bindings::cdev, ops));
-        assert!(offset_of!(CdevCopy, list) == offset_of!(bindings::cdev, list));
-        assert!(offset_of!(CdevCopy, dev) == offset_of!(bindings::cdev, dev));
-        assert!(offset_of!(CdevCopy, count) == offset_of!(bindings::cdev, count));
-    };
-    #[cfg(asyncn_7_0)]
-    const _: () = LAYOUT_MATCHES_BINDINGS;
-
-    // Empty C structs (`lockdep_map` without lockdep) trip this lint, as in the
-    // kernel's own `bindings` crate.
-    #[allow(improper_ctypes)]
-    extern "C" {
-        pub(super) fn cdev_init(cdev: *mut cdev, fops: *const bindings::file_operations);
-        pub(super) fn cdev_add(cdev: *mut cdev, dev: bindings::dev_t, count: c_uint) -> c_int;
-        pub(super) fn cdev_del(cdev: *mut cdev);
-    }
-}
 
 /// Poll event bits as `file_operations::poll` returns them: `__poll_t`
 /// values, `EPOLL*` in include/uapi/linux/eventpoll.h. bindgen cannot
@@ -111,6 +74,11 @@ pub(crate) mod poll {
 }
 
 /// A range of character device numbers.
+///
+/// # Invariants
+///
+/// `first..first + count` was allocated by `alloc_chrdev_region` and is
+/// released only by `drop`.
 struct Region {
     first: bindings::dev_t,
     count: c_uint,
@@ -120,40 +88,57 @@ impl Region {
     /// Allocates `count` device numbers with a dynamic major, minors from 0.
     fn alloc(count: u32, name: &'static CStr) -> Result<Self> {
         let mut first: bindings::dev_t = 0;
-        // SAFETY: `first` is valid for writes; `name` is a static C string.
-        to_result(unsafe { bindings::alloc_chrdev_region(&mut first, 0, count, c_chars(name)) })?;
+        // SAFETY: `alloc_chrdev_region` writes the first number to `first`,
+        // valid for writes, and keeps `name`, a static C string.
+        to_result(unsafe {
+            bindings::alloc_chrdev_region(&mut first, 0, count, name.as_char_ptr())
+        })?;
+        // INVARIANT: the range was just allocated.
         Ok(Self { first, count })
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
-        // SAFETY: the range was allocated by `alloc` and is released once.
+        // SAFETY: `unregister_chrdev_region` releases a range allocated
+        // before, once: the type invariant.
         unsafe { bindings::unregister_chrdev_region(self.first, self.count) };
     }
 }
 
 /// A device class (`/sys/class/<name>`).
+///
+/// # Invariants
+///
+/// The pointer is a class made by `class_create`, destroyed only by `drop`.
 struct Class(ptr::NonNull<bindings::class>);
 
 impl Class {
     /// Creates the class `name`.
     fn create(name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is a static C string; the class keeps the pointer.
-        let raw = from_err_ptr(unsafe { bindings::class_create(c_chars(name)) })?;
+        // SAFETY: `class_create` keeps `name`, a static C string.
+        let raw = from_err_ptr(unsafe { bindings::class_create(name.as_char_ptr()) })?;
+        // INVARIANT: a class just created, or `ENOMEM` for null.
         ptr::NonNull::new(raw).map(Self).ok_or(ENOMEM)
     }
 }
 
 impl Drop for Class {
     fn drop(&mut self) {
-        // SAFETY: the class was created by `create` and is destroyed once,
-        // after every device node of it (see `CharDevices`).
+        // SAFETY: `class_destroy` takes a class made by `class_create`, once
+        // (the type invariant), after its devices are gone: the nodes,
+        // dropped before the class (see `Registered`).
         unsafe { bindings::class_destroy(self.0.as_ptr()) };
     }
 }
 
-/// The `struct file` of an open device file.
+/// The `struct file` of one file-operation call.
+///
+/// # Invariants
+///
+/// The file is valid while the reference lives, which is at most the
+/// callback it was made for: the VFS holds the file for the call (in
+/// `release`, it is the last reference, dropped after the call).
 #[repr(transparent)]
 pub(crate) struct File(Opaque<bindings::file>);
 
@@ -162,7 +147,9 @@ impl File {
     ///
     /// `ptr` must point to a `struct file` that stays valid for `'a`.
     unsafe fn from_raw<'a>(ptr: *mut bindings::file) -> &'a File {
-        // SAFETY: `File` is a transparent wrapper; the caller guarantees validity.
+        // SAFETY: the caller guarantees that `ptr` is valid for `'a`; `File`
+        // is a transparent wrapper of the C struct.
+        // INVARIANT: valid for `'a`, the caller's guarantee.
         unsafe { &*ptr.cast() }
     }
 
@@ -182,16 +169,18 @@ impl File {
 
     /// Whether the file is in non-blocking mode (`O_NONBLOCK`).
     pub(crate) fn is_nonblocking(&self) -> bool {
-        // SAFETY: reading `f_flags` of a live file; `fcntl(F_SETFL)` may
-        // change it concurrently, which only makes this answer stale.
+        // SAFETY: a volatile read needs a valid, aligned pointer: the file
+        // is valid (the type invariant). It is C's `READ_ONCE`:
+        // `fcntl(F_SETFL)` may change the flags concurrently, which only
+        // makes this answer stale.
         let flags = unsafe { ptr::read_volatile(&raw const (*self.as_ptr()).f_flags) };
         flags & bindings::O_NONBLOCK != 0
     }
 
     fn mode(&self) -> u32 {
-        // SAFETY: reading `f_mode` of a live file; the VFS may set other
-        // bits concurrently (`FMODE_*` flags of its own), never the
-        // read/write bits read here, which are fixed at open.
+        // SAFETY: as in `is_nonblocking`. The VFS may set other bits
+        // concurrently (`FMODE_*` flags of its own), never the read/write
+        // bits read here, which are fixed at open.
         unsafe { ptr::read_volatile(&raw const (*self.as_ptr()).f_mode) }
     }
 }
@@ -206,36 +195,23 @@ const FMODE_NOWAIT: u32 = 1 << 27;
 // bindgen cannot evaluate; `RWF_NOWAIT` is 0x8 (include/uapi/linux/fs.h).
 const IOCB_NOWAIT: c_int = 0x8;
 
-/// Whether the call must not sleep waiting for data (`IOCB_NOWAIT`: io_uring
-/// tries a read inline this way after `poll` said readable, and arms a poll
-/// if it gets `EAGAIN`).
-///
-/// # Safety
-///
-/// `iocb` must be the valid `kiocb` of the current call.
-unsafe fn iocb_nowait(iocb: *const bindings::kiocb) -> bool {
-    // SAFETY: per the contract.
-    unsafe { (*iocb).ki_flags & IOCB_NOWAIT != 0 }
-}
-
 /// The user buffers of one `read_iter` call, which the driver fills.
-pub(crate) struct IovDest<'a> {
-    iter: *mut bindings::iov_iter,
+pub(crate) struct IovDest<'a, 'data> {
+    iov: &'a mut IovIterDest<'data>,
     nowait: bool,
-    _call: PhantomData<&'a mut bindings::iov_iter>,
 }
 
-impl IovDest<'_> {
-    /// Whether the caller asked not to wait (`IOCB_NOWAIT`): answer
-    /// `EAGAIN` rather than block for data.
+impl IovDest<'_, '_> {
+    /// Whether the caller asked not to wait (`IOCB_NOWAIT`: `RWF_NOWAIT`,
+    /// or io_uring trying a read inline): answer `EAGAIN` rather than
+    /// block for data.
     pub(crate) fn nowait(&self) -> bool {
         self.nowait
     }
 
     /// Bytes the caller asked for (all iovecs together).
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: the iterator is valid for the call (`'a`).
-        unsafe { compat::iov_iter_count(self.iter) }
+        self.iov.len()
     }
 
     /// Copies `data` to the user buffers. `data` must fit (`len()` bytes at
@@ -245,11 +221,7 @@ impl IovDest<'_> {
         if data.len() > self.len() {
             return Err(EINVAL);
         }
-        // SAFETY: `data` is valid for reads of its length; the iterator is
-        // valid for the call and advanced by what was copied.
-        let copied =
-            unsafe { bindings::_copy_to_iter(data.as_ptr().cast(), data.len(), self.iter) };
-        if copied == data.len() {
+        if self.iov.copy_to_iter(data) == data.len() {
             Ok(())
         } else {
             Err(EFAULT)
@@ -258,16 +230,14 @@ impl IovDest<'_> {
 }
 
 /// The user buffers of one `write_iter` call, which the driver consumes.
-pub(crate) struct IovSource<'a> {
-    iter: *mut bindings::iov_iter,
-    _call: PhantomData<&'a mut bindings::iov_iter>,
+pub(crate) struct IovSource<'a, 'data> {
+    iov: &'a mut IovIterSource<'data>,
 }
 
-impl IovSource<'_> {
+impl IovSource<'_, '_> {
     /// Bytes the caller wrote (all iovecs together).
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: the iterator is valid for the call (`'a`).
-        unsafe { compat::iov_iter_count(self.iter) }
+        self.iov.len()
     }
 
     /// Fills `buf` from the user buffers. `buf` must not be longer than
@@ -277,11 +247,7 @@ impl IovSource<'_> {
         if buf.len() > self.len() {
             return Err(EINVAL);
         }
-        // SAFETY: `buf` is valid for writes of its length; the iterator is
-        // valid for the call and advanced by what was copied.
-        let copied =
-            unsafe { bindings::_copy_from_iter(buf.as_mut_ptr().cast(), buf.len(), self.iter) };
-        if copied == buf.len() {
+        if self.iov.copy_from_iter(buf) == buf.len() {
             Ok(())
         } else {
             Err(EFAULT)
@@ -302,10 +268,11 @@ pub(crate) trait FileOperations: Sync + Send + Sized {
     /// all its buffers; returns the number of bytes written to `out`.
     /// Files are opened with `FMODE_NOWAIT`: when `out.nowait()`, it must
     /// fail with `EAGAIN` rather than wait for data.
-    fn read(&self, open: &Self::Open, file: &File, out: &mut IovDest<'_>) -> Result<usize>;
+    fn read(&self, open: &Self::Open, file: &File, out: &mut IovDest<'_, '_>) -> Result<usize>;
     /// `write(2)`, `writev(2)`, `pwritev2(2)`, io_uring writes: one call
     /// with all its buffers; returns the number of bytes accepted.
-    fn write(&self, open: &Self::Open, file: &File, input: &mut IovSource<'_>) -> Result<usize>;
+    fn write(&self, open: &Self::Open, file: &File, input: &mut IovSource<'_, '_>)
+        -> Result<usize>;
     /// `fcntl(F_SETFL)` changing `O_ASYNC`.
     fn fasync(&self, open: &Self::Open, fd: c_int, file: &File, on: bool) -> Result;
     /// `poll`/`select`/`epoll`: registers on the wait queues through
@@ -314,75 +281,15 @@ pub(crate) trait FileOperations: Sync + Send + Sized {
     fn poll<'a>(&'a self, open: &Self::Open, file: &File, table: &PollTable<'a>) -> u32;
 }
 
-/// `struct poll_table_struct` and `poll_wait()`.
-///
-/// Linux 7.x's bindings have both (the type and a helper for the inline
-/// function); older ones leave the type opaque, so there the layout is a
-/// copy of include/linux/poll.h (unchanged since Linux 2.6) and
-/// `poll_wait()` is written out. On 7.x the copy is still compiled and
-/// compared with the bindings, as evidence that it is current.
-mod poll_sys {
-    use kernel::bindings;
-
-    pub(super) type PollQueueProc = unsafe extern "C" fn(
-        *mut bindings::file,
-        *mut bindings::wait_queue_head,
-        *mut PollTableCopy,
-    );
-
-    #[repr(C)]
-    pub(super) struct PollTableCopy {
-        pub(super) qproc: Option<PollQueueProc>,
-        pub(super) key: bindings::__poll_t,
-    }
-
-    #[cfg(asyncn_7_0)]
-    const _: () = {
-        use core::mem::{offset_of, size_of};
-        assert!(size_of::<PollTableCopy>() == size_of::<bindings::poll_table_struct>());
-        assert!(
-            offset_of!(PollTableCopy, qproc) == offset_of!(bindings::poll_table_struct, _qproc)
-        );
-        assert!(offset_of!(PollTableCopy, key) == offset_of!(bindings::poll_table_struct, _key));
-    };
-
-    /// `poll_wait(file, queue, table)`.
-    ///
-    /// # Safety
-    ///
-    /// `table` is null or the live table of a `poll` call on `file`;
-    /// `queue` is initialised and outlives the registration (until the
-    /// poller removes itself, at the latest when `file` is released).
-    pub(super) unsafe fn poll_wait(
-        file: *mut bindings::file,
-        queue: *mut bindings::wait_queue_head,
-        table: *mut bindings::poll_table_struct,
-    ) {
-        #[cfg(asyncn_7_0)]
-        // SAFETY: per the contract.
-        unsafe {
-            bindings::poll_wait(file, queue, table)
-        };
-        #[cfg(not(asyncn_7_0))]
-        {
-            let table = table.cast::<PollTableCopy>();
-            if !table.is_null() {
-                // SAFETY: a non-null table is valid for the `poll` call;
-                // `qproc` is the VFS's queueing function for it.
-                unsafe {
-                    if let Some(qproc) = (*table).qproc {
-                        qproc(file, queue, table);
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The `poll_table` of one `poll` call on one file. `'a` is the lifetime of
 /// the device's data: only wait queues that live that long can be
 /// registered, because the VFS (epoll) keeps the registration until the
 /// file is released.
+///
+/// # Invariants
+///
+/// `table` is null or the live table of the `poll` call on `file` this
+/// value was made for, and lives no longer than that call.
 pub(crate) struct PollTable<'a> {
     table: *mut bindings::poll_table_struct,
     file: *mut bindings::file,
@@ -392,79 +299,256 @@ pub(crate) struct PollTable<'a> {
 }
 
 impl<'a> PollTable<'a> {
-    /// `poll_wait()`: makes `queue` wake this poller. Ends with a full
-    /// barrier (as `sock_poll_wait()` does): the caller's readiness check
-    /// that follows pairs with [`WaitQueue::wake_up_poll`]'s check for waiters.
+    /// `poll_wait()`: makes `queue` wake this poller. When it queues the
+    /// poller, `poll_wait()` ends with a full barrier: the caller's
+    /// readiness check that follows pairs with
+    /// [`WaitQueue::wake_up_poll`]'s check for waiters.
     ///
     /// [`WaitQueue::wake_up_poll`]: crate::sync::WaitQueue::wake_up_poll
     pub(crate) fn register(&self, queue: &'a crate::sync::WaitQueue) {
-        // SAFETY: `table` and `file` are those of the `poll` call this
-        // value was made for; `queue` lives as long as the device (`'a`),
-        // which outlives every open file of it.
-        unsafe { poll_sys::poll_wait(self.file, queue.as_ptr(), self.table) };
-        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: `poll_wait` needs the table and file of a live `poll` call
+        // (the type invariant) and a queue that outlives the registration:
+        // `queue` lives as long as the device (`'a`), which outlives every
+        // open file of it, and a poller is removed at the latest when its
+        // file is released.
+        unsafe { compat::poll::poll_wait(self.file, queue.as_ptr(), self.table) };
     }
 }
 
-/// The `struct file_operations` table calling `T`'s methods. Without
-/// `llseek` and with `stream_open`, `lseek`/`pread`/`pwrite` fail with
-/// `ESPIPE`; without `unlocked_ioctl`, every ioctl fails with `ENOTTY`.
-fn file_operations<T: FileOperations>(owner: *mut bindings::module) -> bindings::file_operations {
-    bindings::file_operations {
-        owner,
-        open: Some(open_callback::<T>),
-        release: Some(release_callback::<T>),
-        read_iter: Some(read_iter_callback::<T>),
-        write_iter: Some(write_iter_callback::<T>),
-        fasync: Some(fasync_callback::<T>),
-        poll: Some(poll_callback::<T>),
-        // SAFETY: all-zero is a valid `file_operations` (no callback).
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+/// A static `struct file_operations` table whose callbacks call `T`'s
+/// methods; declared by [`file_operations_table!`], with the module as
+/// `owner`. Without `llseek` and with `stream_open`, `lseek`/`pread`/
+/// `pwrite` fail with `ESPIPE`; without `unlocked_ioctl`, every ioctl fails
+/// with `ENOTTY`.
+#[repr(transparent)]
+pub(crate) struct FileOperationsTable<T> {
+    raw: bindings::file_operations,
+    _calls: PhantomData<fn(&T)>,
+}
+
+// SAFETY: `Sync` requires that `&FileOperationsTable` be usable from any
+// task: the table is never written after compilation; the kernel only
+// reads it.
+unsafe impl<T> Sync for FileOperationsTable<T> {}
+
+impl<T: FileOperations> FileOperationsTable<T> {
+    /// The table of `T`, owned by `owner`, the module whose code the
+    /// callbacks are.
+    #[doc(hidden)]
+    pub(crate) const fn new(owner: &'static ThisModule) -> Self {
+        Self {
+            raw: bindings::file_operations {
+                owner: owner.as_ptr(),
+                open: Some(open_callback::<T>),
+                release: Some(release_callback::<T>),
+                read_iter: Some(read_iter_callback::<T>),
+                write_iter: Some(write_iter_callback::<T>),
+                fasync: Some(fasync_callback::<T>),
+                poll: Some(poll_callback::<T>),
+                // SAFETY: `file_operations` is a C struct of pointers,
+                // optional callbacks and integers, for which all-zero is a
+                // valid value (no callback).
+                ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+            },
+            _calls: PhantomData,
+        }
+    }
+
+    fn as_ptr(&'static self) -> *const bindings::file_operations {
+        &self.raw
     }
 }
 
-/// Words after the cdev that `cdev_init` must leave as they are.
-const CDEV_GUARD_WORDS: usize = 32;
-const CDEV_GUARD: u64 = 0xa5a5_5a5a_a5a5_5a5a;
+/// Declares `static $name: FileOperationsTable<$t>`, owned by this module.
+macro_rules! file_operations_table {
+    ($name:ident, $t:ty) => {
+        static $name: $crate::chrdev::FileOperationsTable<$t> =
+            $crate::chrdev::FileOperationsTable::new($crate::compat::module::this_module());
+    };
+}
+pub(crate) use file_operations_table;
+
+/// A `struct cdev` and the guard area after it that the layout check reads
+/// (see `compat::cdev`).
+///
+/// # Invariants
+///
+/// Once initialised, `cdev` is added (`cdev_add`) for the range its
+/// owner's [`Region`] holds, calling the table it was made with.
+#[repr(C)]
+struct AddedCdev {
+    cdev: Opaque<Cdev>,
+    guard: [u64; cdev::GUARD_WORDS],
+}
+
+impl AddedCdev {
+    /// Initialises a cdev calling `fops` and adds it for `count` numbers
+    /// from `first`: from then on, those devices can be opened.
+    ///
+    /// # Safety
+    ///
+    /// `fops` must point to a valid `file_operations` table. The cdev must
+    /// be deleted (`cdev_del`) before its memory is reused or `fops` goes
+    /// away, and before the data the callbacks reach is dropped.
+    unsafe fn add(
+        fops: *const bindings::file_operations,
+        first: bindings::dev_t,
+        count: c_uint,
+    ) -> impl PinInit<Self, Error> {
+        let init = move |slot: *mut Self| {
+            // SAFETY: `slot` is valid for writes (`pin_init_from_closure`'s
+            // contract) and `guard` is one of its fields.
+            unsafe { (&raw mut (*slot).guard).write([cdev::GUARD; cdev::GUARD_WORDS]) };
+            // SAFETY: `slot` is valid (`pin_init_from_closure`'s contract);
+            // only the field's address is taken. `Opaque<Cdev>` is a
+            // transparent wrapper of a `Cdev`'s bytes.
+            let cdev = unsafe { &raw mut (*slot).cdev }.cast::<Cdev>();
+            // SAFETY: `cdev_init` fills a `struct cdev`-sized slot (`cdev`),
+            // which stays in place (pinned), with a pointer to `fops`, a
+            // static table.
+            unsafe { cdev::cdev_init(cdev, fops) };
+            // SAFETY: `check_layout` needs a cdev just initialised that no
+            // other task can reach: it is not added yet. `guard` was
+            // written above, so the reference is to initialised memory.
+            let layout_ok = unsafe { cdev::check_layout(cdev, fops, &(*slot).guard) };
+            if !layout_ok {
+                pr_err!("struct cdev does not have the layout this driver was built for\n");
+                return Err(EINVAL);
+            }
+            // SAFETY: the layout was checked above, and no other task can
+            // reach the cdev yet; `fops` points to a valid table (the
+            // caller's guarantee), so its `owner` can be read. The cdev holds the module while a file is
+            // being opened (`cdev_get`), as the table does for open files:
+            // no open can outlive the module's data.
+            unsafe { (*cdev).owner = (*fops).owner };
+            // INVARIANT: on success the cdev is added; on failure nothing
+            // was added and the slot holds nothing to drop.
+            // SAFETY: `cdev_add` needs an initialised cdev (above) that stays
+            // in place until `cdev_del`: the caller's guarantee.
+            to_result(unsafe { cdev::cdev_add(cdev, first, count) })
+        };
+        // SAFETY: `pin_init_from_closure` requires that the closure fully
+        // initialise the slot when it returns `Ok` (both fields are
+        // written) and leave nothing to drop when it returns `Err` (`Self`
+        // has no destructor, and a failed `cdev_add` added nothing).
+        unsafe { pin_init_from_closure(init) }
+    }
+}
+
+/// The device nodes `/dev/<name><i>` of a class, one per device, each with
+/// the sysfs attributes of its data.
+///
+/// # Invariants
+///
+/// Devices `first..first + count` of `class` exist, each made by
+/// `device_create_with_groups`, and are destroyed only by `drop`, which
+/// runs while the class (kept alive by the owner, [`Registered`]) lives.
+struct Nodes {
+    class: *mut bindings::class,
+    first: bindings::dev_t,
+    count: u32,
+}
+
+impl Nodes {
+    /// Creates a node for each of `devices`, numbered from `region.first`.
+    ///
+    /// # Safety
+    ///
+    /// The value must be dropped before `class` and `devices` (the nodes'
+    /// drvdata), and the attributes' data is a `T` that `devices` holds.
+    unsafe fn create<T>(
+        class: &Class,
+        region: &Region,
+        name: &'static CStr,
+        devices: &KVec<Pin<KBox<T>>>,
+        groups: &'static AttributeGroups<T>,
+    ) -> Result<Self> {
+        // INVARIANT: `count` counts the nodes created; on an error, those
+        // are destroyed by dropping `nodes`.
+        let mut nodes = Self {
+            class: class.0.as_ptr(),
+            first: region.first,
+            count: 0,
+        };
+        for (index, data) in (0..region.count).zip(devices.iter()) {
+            let drvdata: *const T = &**data;
+            // SAFETY: `device_create_with_groups` needs a live class (`class`
+            // lives longer than the nodes: the caller's guarantee), a static
+            // NULL-terminated groups array, and drvdata that outlives the
+            // node: `groups`' callbacks read a `T` (its type says so) and
+            // `drvdata` is a `T` dropped after the nodes (the caller's
+            // guarantee). The format takes a string and an `unsigned int`.
+            let node = unsafe {
+                bindings::device_create_with_groups(
+                    nodes.class,
+                    ptr::null_mut(),
+                    region.first + index,
+                    drvdata.cast_mut().cast(),
+                    groups.as_ptr(),
+                    c"%s%u".as_char_ptr(),
+                    name.as_char_ptr(),
+                    index,
+                )
+            };
+            from_err_ptr(node)?;
+            nodes.count = index + 1;
+        }
+        Ok(nodes)
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for index in (0..self.count).rev() {
+            // SAFETY: `device_destroy` removes a device of a live class, once:
+            // the type invariant.
+            unsafe { bindings::device_destroy(self.class, self.first + index) };
+        }
+    }
+}
+
+/// The parts of [`CharDevices`] made before the cdev: device numbers,
+/// class, device data and nodes. Fields drop in declaration order: nodes,
+/// then the data they point at, the class, the numbers.
+struct Registered<T> {
+    _nodes: Nodes,
+    devices: KVec<Pin<KBox<T>>>,
+    _class: Class,
+    region: Region,
+}
 
 /// The character devices of one driver: device numbers, class, the data
 /// `T` of each device, their nodes, and one cdev for all of them.
 ///
-/// Registration order (see [`CharDevices::register`]): numbers, class and
-/// data first, then the nodes (opening one fails with `ENXIO` while no cdev
-/// covers its number), and the cdev last. Adding the cdev is one
-/// `kobj_map` call for the whole range, so the devices become usable all at
-/// once, after the last step that can fail.
+/// Made by [`CharDevices::new`]: numbers, class, data and nodes first
+/// (opening a node fails with `ENXIO` while no cdev covers its number),
+/// and the cdev last. Adding the cdev is one `kobj_map` call for the whole
+/// range, so the devices become usable all at once, after the last step
+/// that can fail.
+///
+/// # Invariants
+///
+/// `added.cdev` is added for the numbers of `parts.region` and calls
+/// `T`'s methods with the data in `parts.devices`; it is deleted first
+/// when the value is dropped.
 #[repr(C)]
 #[pin_data(PinnedDrop)]
 pub(crate) struct CharDevices<T: FileOperations> {
     /// First field: `open` finds `Self` from `inode->i_cdev`.
     #[pin]
-    cdev: Opaque<cdev_sys::cdev>,
-    /// Right after the cdev: the layout check's guard area.
-    cdev_guard: [u64; CDEV_GUARD_WORDS],
-    /// The table the cdev points at; built for `T`, owned by the module.
-    #[pin]
-    fops: Opaque<bindings::file_operations>,
-    /// The data of device `i` (minor `i`); boxed, so the nodes' drvdata
-    /// pointers stay valid.
-    devices: KVec<Pin<KBox<T>>>,
-    /// The name of the numbers, the class and the nodes (`<name><i>`).
-    name: &'static CStr,
-    /// How many nodes exist (devices `0..nodes`).
-    nodes: u32,
-    cdev_added: bool,
-    // Dropped after the nodes (`PinnedDrop`), class before region.
-    class: Class,
-    region: Region,
+    added: AddedCdev,
+    parts: Registered<T>,
     #[pin]
     _pin: PhantomPinned,
 }
 
-// SAFETY: the raw C objects are only handed to C functions that lock
-// internally; `T` is shared across tasks by the file callbacks.
+// SAFETY: `Send` requires that the value may move to another task (module
+// exit may run on any): the C objects it holds belong to no task, and `T`
+// is `Send` (`FileOperations`).
 unsafe impl<T: FileOperations> Send for CharDevices<T> {}
-// SAFETY: as above.
+// SAFETY: `Sync` requires that `&CharDevices` be usable from many tasks:
+// the file callbacks share the `T`s (`T: Sync`), and the C objects are only
+// handed to C functions that lock internally.
 unsafe impl<T: FileOperations> Sync for CharDevices<T> {}
 
 /// The number of devices as the C API takes it: 1 or more.
@@ -477,112 +561,50 @@ fn device_count(len: usize) -> Result<u32> {
 
 impl<T: FileOperations> CharDevices<T> {
     /// Allocates device numbers and the class `name` for `devices` (device
-    /// `i` gets minor `i`); nothing is visible yet.
+    /// `i` gets minor `i`), creates `/dev/<name><i>` for each with the
+    /// sysfs attributes `groups`, then, in the initializer, adds the cdev
+    /// calling `fops`. On an error, what was done is undone; no file can
+    /// have been opened.
     ///
     /// # Safety
     ///
     /// Open files point into the value: it may be dropped only when none
-    /// can be open, that is at module exit (open files hold the module),
-    /// or when [`CharDevices::register`] failed.
+    /// can be open, that is at module exit (open files hold the module, the
+    /// owner of `fops`).
     pub(crate) unsafe fn new(
-        module: &'static ThisModule,
         name: &'static CStr,
         devices: KVec<Pin<KBox<T>>>,
-    ) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            cdev: Opaque::uninit(),
-            cdev_guard: [CDEV_GUARD; CDEV_GUARD_WORDS],
-            fops: Opaque::new(file_operations::<T>(module.as_ptr())),
-            name,
-            nodes: 0,
-            cdev_added: false,
-            region: Region::alloc(device_count(devices.len())?, name)?,
-            class: Class::create(name)?,
+        fops: &'static FileOperationsTable<T>,
+        groups: &'static AttributeGroups<T>,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let region = Region::alloc(device_count(devices.len())?, name)?;
+        let class = Class::create(name)?;
+        // SAFETY: `Registered` drops the nodes before the devices and the
+        // class, and `groups` reads the `T`s of `devices`.
+        let nodes = unsafe { Nodes::create(&class, &region, name, &devices, groups)? };
+        let (first, count) = (region.first, region.count);
+        let parts = Registered {
+            _nodes: nodes,
             devices,
+            _class: class,
+            region,
+        };
+        // INVARIANT: the cdev is added last, for the region's numbers, with
+        // the table calling `T`'s methods; `PinnedDrop` deletes it first.
+        Ok(try_pin_init!(Self {
+            parts,
+            // SAFETY: `AddedCdev::add` requires a valid table, which `fops`
+            // is (a static), and the cdev deleted before its memory, the
+            // table or the data go: `PinnedDrop` deletes it before any
+            // field is dropped.
+            added <- unsafe { AddedCdev::add(fops.as_ptr(), first, count) },
             _pin: PhantomPinned,
-        }? Error)
+        }? Error))
     }
 
     /// The dynamic major number.
     pub(crate) fn major(&self) -> u32 {
-        self.region.first >> bindings::MINORBITS
-    }
-
-    /// Makes the devices live: creates `/dev/<name><i>` for each, with the
-    /// sysfs attributes `groups`, then adds the cdev. On an error, what was
-    /// done is undone when `self` is dropped; no file can have been opened.
-    pub(crate) fn register(self: Pin<&mut Self>, groups: &'static AttributeGroups<T>) -> Result {
-        // SAFETY: nothing is moved out of the pin; only fields that are not
-        // structurally pinned are written, and the pinned ones through
-        // their pointers.
-        let this = unsafe { self.get_unchecked_mut() };
-        if this.nodes != 0 || this.cdev_added {
-            return Err(EBUSY);
-        }
-        for index in 0..this.region.count {
-            let drvdata: *const T = &*this.devices[index as usize];
-            // SAFETY: the class is live; `groups` is a static,
-            // NULL-terminated array whose callbacks read a `T` (its type
-            // says so) and `drvdata` is a `T` that outlives the node (the
-            // nodes are destroyed in `drop` before the data); the format
-            // takes a string and an `unsigned int`.
-            let node = unsafe {
-                bindings::device_create_with_groups(
-                    this.class.0.as_ptr(),
-                    ptr::null_mut(),
-                    this.region.first + index,
-                    drvdata.cast_mut().cast(),
-                    groups.as_ptr(),
-                    c_chars(c"%s%u"),
-                    c_chars(this.name),
-                    index,
-                )
-            };
-            from_err_ptr(node)?;
-            this.nodes = index + 1;
-        }
-        let cdev = this.cdev.get();
-        // SAFETY: `cdev` and the guard are this pinned struct's memory; the
-        // table is pinned next to it and lives as long as the cdev.
-        unsafe { cdev_sys::cdev_init(cdev, this.fops.get()) };
-        this.check_cdev_layout()?;
-        // SAFETY: the layout was checked above. The cdev holds the module
-        // while a file is being opened (`cdev_get`), as the table does for
-        // open files: no open can outlive the module's data.
-        unsafe { (*cdev.cast::<cdev_sys::CdevCopy>()).owner = (*this.fops.get()).owner };
-        let (first, count) = (this.region.first, this.region.count);
-        // Set before the cdev is visible: `this` is not touched once other
-        // tasks may reach the struct through it.
-        this.cdev_added = true;
-        // SAFETY: the cdev was initialised above. This is the last step,
-        // and the only one after which files may be opened: nothing after
-        // it can fail.
-        let ret = unsafe { cdev_sys::cdev_add(cdev, first, count) };
-        if ret != 0 {
-            // Nothing was added: no other task can see the struct.
-            this.cdev_added = false;
-        }
-        to_result(ret)
-    }
-
-    /// Checks that `cdev_init` wrote the fields where the copied layout
-    /// puts them, and no further than the copy (see `cdev_sys`).
-    fn check_cdev_layout(&self) -> Result {
-        let cdev = self.cdev.get().cast::<cdev_sys::CdevCopy>();
-        // SAFETY: the cdev was initialised by `cdev_init` and is not yet
-        // added: no other task reads or writes it.
-        let (ops, list, owner) = unsafe { ((*cdev).ops, (*cdev).list.next, (*cdev).owner) };
-        // SAFETY: as above; only the address is taken.
-        let list_head = unsafe { &raw mut (*cdev).list };
-        let ok = self.cdev_guard.iter().all(|&w| w == CDEV_GUARD)
-            && ops == self.fops.get().cast_const()
-            && list == list_head
-            && owner.is_null();
-        if !ok {
-            pr_err!("struct cdev does not have the layout this driver was built for\n");
-            return Err(EINVAL);
-        }
-        Ok(())
+        self.parts.region.first >> bindings::MINORBITS
     }
 
     /// The data of the device `inode` belongs to.
@@ -592,30 +614,26 @@ impl<T: FileOperations> CharDevices<T> {
     /// `inode` must be the inode of a file being opened on the cdev of a
     /// live `CharDevices<T>`.
     unsafe fn device_of<'a>(inode: *const bindings::inode) -> Option<&'a T> {
-        // SAFETY: `cdev` is the first field of the `repr(C)` struct, so the
-        // cdev pointer is the `CharDevices` pointer; the caller guarantees
-        // it is live for as long as the file is open.
+        // SAFETY: the caller guarantees that `inode` is a live inode of our
+        // cdev, and that the `CharDevices` is live while the file is open.
+        // The cdev is the first field of `AddedCdev` and `AddedCdev` the
+        // first of `Self`, both `repr(C)`, so the cdev pointer is the
+        // `CharDevices` pointer.
         let this = unsafe { &*compat::inode_cdev(inode).cast::<Self>() };
-        // SAFETY: the caller guarantees `inode` is valid.
+        // SAFETY: the caller guarantees that `inode` is valid.
         let rdev = unsafe { (*inode).i_rdev };
-        let index = rdev.checked_sub(this.region.first)?;
-        this.devices.get(index as usize).map(|d| &**d)
+        let index = rdev.checked_sub(this.parts.region.first)?;
+        this.parts.devices.get(index as usize).map(|d| &**d)
     }
 }
 
 #[pinned_drop]
 impl<T: FileOperations> PinnedDrop for CharDevices<T> {
     fn drop(self: Pin<&mut Self>) {
-        if self.cdev_added {
-            // SAFETY: the cdev was added by `register`; no file is open (the
-            // contract of `new`).
-            unsafe { cdev_sys::cdev_del(self.cdev.get()) };
-        }
-        for index in (0..self.nodes).rev() {
-            // SAFETY: the node was created by `register` in this class,
-            // which is still alive (dropped after this).
-            unsafe { bindings::device_destroy(self.class.0.as_ptr(), self.region.first + index) };
-        }
+        // SAFETY: `cdev_del` takes an added cdev (the type invariant), once;
+        // no file is open (the contract of `new`). The other fields are
+        // dropped after this.
+        unsafe { cdev::cdev_del(self.added.cdev.get()) };
     }
 }
 
@@ -630,12 +648,13 @@ struct OpenFile<T: FileOperations> {
 /// # Safety
 ///
 /// `file` must be an open file of a `CharDevices<T>`, opened by
-/// `open_callback::<T>`, and stay open for `'a`.
+/// `open_callback::<T>`, that stays open for `'a`.
 unsafe fn file_parts<'a, T: FileOperations>(
     file: *mut bindings::file,
 ) -> (&'a T, &'a T::Open, &'a File) {
-    // SAFETY: per the contract, `private_data` is the `OpenFile<T>` boxed by
-    // `open_callback`, and the device outlives its open files.
+    // SAFETY: per the caller's guarantee, the file is valid for `'a` and
+    // `private_data` is the `OpenFile<T>` boxed by `open_callback`, released
+    // only by `release_callback`; its device outlives its open files.
     unsafe {
         let open = &*(*file).private_data.cast::<OpenFile<T>>();
         (&*open.device, &open.open, File::from_raw(file))
@@ -646,19 +665,22 @@ unsafe fn file_parts<'a, T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by `file_operations::<T>`,
-/// for files of a live `CharDevices<T>`.
+/// Only the VFS calls this, through a table made by
+/// `FileOperationsTable::<T>::new`, for files of a live `CharDevices<T>`.
 unsafe extern "C" fn open_callback<T: FileOperations>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: the VFS calls `open` with a valid inode of our cdev and a
-    // valid file being opened.
+    // SAFETY: the VFS calls `open` with a live inode of our cdev, whose
+    // `CharDevices` is live (the caller's guarantee), and a file being
+    // opened, valid for the call.
     let (device, file_ref) = unsafe { (CharDevices::<T>::device_of(inode), File::from_raw(file)) };
     let Some(device) = device else {
         return ENXIO.to_errno();
     };
-    // SAFETY: as above. A stream: no file position, no seek, no pread.
+    // SAFETY: `stream_open` takes the inode and file of an open call: the
+    // VFS passed them to this one. A stream: no file position, no seek, no
+    // pread.
     let ret = unsafe { bindings::stream_open(inode, file) };
     if ret != 0 {
         return ret;
@@ -678,7 +700,8 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
     match device.open(file_ref) {
         Ok(open) => {
             let boxed = KBox::write(slot, OpenFile { device, open });
-            // SAFETY: `file` is valid; `private_data` is ours until release.
+            // SAFETY: `file` is valid and `private_data` is the driver's
+            // until release, which takes the box back.
             unsafe { (*file).private_data = KBox::into_raw(boxed).cast() };
             0
         }
@@ -690,14 +713,16 @@ unsafe extern "C" fn open_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by `file_operations::<T>`,
-/// for files of a live `CharDevices<T>`.
+/// Only the VFS calls this, through a table made by
+/// `FileOperationsTable::<T>::new`, for files of a live `CharDevices<T>`.
 unsafe extern "C" fn release_callback<T: FileOperations>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: called once per successful open, with that open's file;
-    // `private_data` is the box made by `open_callback`.
+    // SAFETY: the VFS calls release once per successful open, with that
+    // open's file: its refcount is 0, but the VFS frees it only after this
+    // call, so it is valid for the call. `private_data` is the box
+    // `open_callback` made.
     let (open, file_ref) = unsafe {
         (
             KBox::from_raw((*file).private_data.cast::<OpenFile<T>>()),
@@ -705,7 +730,8 @@ unsafe extern "C" fn release_callback<T: FileOperations>(
         )
     };
     let OpenFile { device, open } = KBox::into_inner(open);
-    // SAFETY: the device outlives its open files.
+    // SAFETY: the device is a `T` of a live `CharDevices<T>` (the caller's
+    // guarantee), which outlives its open files.
     unsafe { &*device }.release(open, file_ref);
     0
 }
@@ -714,21 +740,22 @@ unsafe extern "C" fn release_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by `file_operations::<T>`,
-/// for files of a live `CharDevices<T>`.
+/// Only the VFS calls this, through a table made by
+/// `FileOperationsTable::<T>::new`, for files of a live `CharDevices<T>`.
 unsafe extern "C" fn read_iter_callback<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: `iocb` is valid for the call; its file was opened by
-    // `open_callback`.
+    // `open_callback` and stays open during the call.
     let (dev, open, file) = unsafe { file_parts::<T>((*iocb).ki_filp) };
-    let mut out = IovDest {
-        iter,
-        // SAFETY: `iocb` is valid for the call.
-        nowait: unsafe { iocb_nowait(iocb) },
-        _call: PhantomData,
-    };
+    // SAFETY: `iocb` is valid for the call.
+    let nowait = unsafe { (*iocb).ki_flags } & IOCB_NOWAIT != 0;
+    // SAFETY: `from_raw` needs an `ITER_DEST` iterator, valid and used only
+    // through the reference for the call, that is safe to write to: the
+    // VFS passes `read_iter` such an iterator over the caller's buffers.
+    let iov = unsafe { IovIterDest::from_raw(iter) };
+    let mut out = IovDest { iov, nowait };
     match dev.read(open, file, &mut out) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -739,19 +766,20 @@ unsafe extern "C" fn read_iter_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by `file_operations::<T>`,
-/// for files of a live `CharDevices<T>`.
+/// Only the VFS calls this, through a table made by
+/// `FileOperationsTable::<T>::new`, for files of a live `CharDevices<T>`.
 unsafe extern "C" fn write_iter_callback<T: FileOperations>(
     iocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: `iocb` is valid for the call; its file was opened by
-    // `open_callback`.
+    // `open_callback` and stays open during the call.
     let (dev, open, file) = unsafe { file_parts::<T>((*iocb).ki_filp) };
-    let mut input = IovSource {
-        iter,
-        _call: PhantomData,
-    };
+    // SAFETY: `from_raw` needs an `ITER_SOURCE` iterator, valid and used
+    // only through the reference for the call, that is safe to read from:
+    // the VFS passes `write_iter` such an iterator over the caller's buffers.
+    let iov = unsafe { IovIterSource::from_raw(iter) };
+    let mut input = IovSource { iov };
     match dev.write(open, file, &mut input) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
@@ -762,14 +790,15 @@ unsafe extern "C" fn write_iter_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by `file_operations::<T>`,
-/// for files of a live `CharDevices<T>`.
+/// Only the VFS calls this, through a table made by
+/// `FileOperationsTable::<T>::new`, for files of a live `CharDevices<T>`.
 unsafe extern "C" fn fasync_callback<T: FileOperations>(
     fd: c_int,
     file: *mut bindings::file,
     on: c_int,
 ) -> c_int {
-    // SAFETY: `fasync` is only called on files opened by `open_callback`.
+    // SAFETY: `fasync` is only called on files opened by `open_callback`,
+    // open for the call.
     let (dev, open, file) = unsafe { file_parts::<T>(file) };
     match dev.fasync(open, fd, file, on != 0) {
         Ok(()) => 0,
@@ -781,14 +810,17 @@ unsafe extern "C" fn fasync_callback<T: FileOperations>(
 ///
 /// # Safety
 ///
-/// Only the VFS calls this, through a table made by `file_operations::<T>`,
-/// for files of a live `CharDevices<T>`.
+/// Only the VFS calls this, through a table made by
+/// `FileOperationsTable::<T>::new`, for files of a live `CharDevices<T>`.
 unsafe extern "C" fn poll_callback<T: FileOperations>(
     file: *mut bindings::file,
     table: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
-    // SAFETY: `poll` is only called on files opened by `open_callback`.
+    // SAFETY: `poll` is only called on files opened by `open_callback`,
+    // open for the call.
     let (dev, open, file_ref) = unsafe { file_parts::<T>(file) };
+    // INVARIANT: `table` (null or live) and `file` are this call's, and the
+    // value is dropped when the call returns.
     let table = PollTable {
         table,
         file,
@@ -805,10 +837,12 @@ unsafe extern "C" fn poll_callback<T: FileOperations>(
 /// around either.
 pub(crate) struct FasyncQueue(Opaque<*mut bindings::fasync_struct>);
 
-// SAFETY: the list is only touched through the C functions above, which do
-// their own locking.
+// SAFETY: `Send` requires that the queue may be used from another task: the
+// list belongs to no task.
 unsafe impl Send for FasyncQueue {}
-// SAFETY: as above.
+// SAFETY: `Sync` requires that `&FasyncQueue` be usable from many tasks at
+// once: the list is only touched through `fasync_helper` and
+// `kill_fasync`, which lock internally.
 unsafe impl Sync for FasyncQueue {}
 
 impl FasyncQueue {
@@ -826,8 +860,9 @@ impl FasyncQueue {
     /// (`on == false`, or [`FasyncQueue::remove`]) before it is released,
     /// from this same queue.
     pub(crate) unsafe fn update(&self, fd: c_int, file: &File, on: bool) -> Result<bool> {
-        // SAFETY: `file` is a live open file; the head is valid; the caller
-        // removes the file before it goes.
+        // SAFETY: `fasync_helper` needs a live file (`file` is, for the
+        // call), a valid list head (`self`), and a file it adds to be
+        // removed before it is released: the caller's guarantee.
         let ret = unsafe { bindings::fasync_helper(fd, file.as_ptr(), on.into(), self.0.get()) };
         to_result(ret.min(0))?;
         Ok(ret > 0)
@@ -836,14 +871,16 @@ impl FasyncQueue {
     /// Removes `file`, whatever its `O_ASYNC` state (on release); true when
     /// it was subscribed.
     pub(crate) fn remove(&self, file: &File) -> bool {
-        // SAFETY: removing leaves no pointer behind. It cannot fail: it
-        // allocates nothing.
+        // SAFETY: `update` requires that a file added be removed before its
+        // release: this removes it, leaving no pointer behind. It cannot
+        // fail: removing allocates nothing.
         unsafe { self.update(-1, file, false) }.unwrap_or(false)
     }
 
     /// Sends `signal` to every subscriber, with `si_band` from `band`.
     pub(crate) fn notify(&self, signal: u32, band: u32) {
-        // SAFETY: the head is valid; `kill_fasync` copes with an empty list.
+        // SAFETY: `kill_fasync` needs a valid list head (`self`; an empty
+        // list is fine) and walks the entries under RCU.
         unsafe { bindings::kill_fasync(self.0.get(), signal as c_int, band as c_int) };
     }
 }
@@ -857,7 +894,7 @@ pub(crate) type ShowValue<T> = fn(&T) -> u64;
 ///
 /// # Safety
 ///
-/// `dev` must be a node made by [`CharDevices::<T>::register`] (drvdata
+/// `dev` must be a node made by [`CharDevices::<T>::new`] (drvdata
 /// points at a live `T`) and `buf` the page sysfs provides.
 #[doc(hidden)]
 pub(crate) unsafe fn show_attribute<T>(
@@ -865,30 +902,35 @@ pub(crate) unsafe fn show_attribute<T>(
     buf: *mut c_char,
     value: ShowValue<T>,
 ) -> isize {
-    // SAFETY: per the contract, drvdata is the node's `T`; sysfs removes the
-    // attributes (waiting for running `show`s) before the node goes away.
+    // SAFETY: the caller guarantees that drvdata is the node's live `T`;
+    // sysfs removes the attributes (waiting for running `show`s) before
+    // the node goes away, and the node goes before the `T`.
     let data = unsafe { &*(*dev).driver_data.cast::<T>() };
-    // SAFETY: `buf` is the page sysfs provides; the format takes one u64.
-    unsafe { bindings::sysfs_emit(buf, c_chars(c"%llu\n"), value(data)) as isize }
+    // SAFETY: `sysfs_emit` needs the page sysfs provides (`buf`, the
+    // caller's guarantee) and arguments for its format: one u64.
+    unsafe { bindings::sysfs_emit(buf, c"%llu\n".as_char_ptr(), value(data)) as isize }
 }
 
 /// A static attribute table.
 #[doc(hidden)]
 #[repr(transparent)]
 pub(crate) struct Attribute(pub(crate) bindings::device_attribute);
-// SAFETY: immutable after compilation; the kernel only reads it.
+// SAFETY: `Sync` requires that `&Attribute` be usable from any task: the
+// attribute is never written after compilation; the kernel only reads it.
 unsafe impl Sync for Attribute {}
 
 #[doc(hidden)]
 #[repr(transparent)]
 pub(crate) struct AttributePointers<const N: usize>(pub(crate) [*mut bindings::attribute; N]);
-// SAFETY: as above.
+// SAFETY: `Sync` requires that `&AttributePointers` be usable from any
+// task: never written after compilation; the kernel only reads it.
 unsafe impl<const N: usize> Sync for AttributePointers<N> {}
 
 #[doc(hidden)]
 #[repr(transparent)]
 pub(crate) struct AttributeGroup(pub(crate) bindings::attribute_group);
-// SAFETY: as above.
+// SAFETY: `Sync` requires that `&AttributeGroup` be usable from any task:
+// never written after compilation; the kernel only reads it.
 unsafe impl Sync for AttributeGroup {}
 
 /// A NULL-terminated list of attribute groups, as `device_create_with_groups`
@@ -898,7 +940,8 @@ pub(crate) struct AttributeGroups<T> {
     groups: [*const bindings::attribute_group; 2],
     _reads: PhantomData<fn(&T)>,
 }
-// SAFETY: as above.
+// SAFETY: `Sync` requires that `&AttributeGroups` be usable from any task:
+// never written after compilation; the kernel only reads it.
 unsafe impl<T> Sync for AttributeGroups<T> {}
 
 impl<T> AttributeGroups<T> {
@@ -919,13 +962,6 @@ impl<T> AttributeGroups<T> {
     }
 }
 
-/// The characters of `s` as the kernel's `char` (always unsigned), which is
-/// what the C API takes whatever the architecture's C `char` is.
-#[allow(clippy::disallowed_methods)] // the one place that converts
-pub(crate) const fn c_chars(s: &CStr) -> *const c_char {
-    s.as_ptr().cast()
-}
-
 /// A C string from a NUL-terminated literal, at compile time.
 #[doc(hidden)]
 pub(crate) const fn c_string(s: &'static str) -> &'static CStr {
@@ -938,10 +974,11 @@ pub(crate) const fn c_string(s: &'static str) -> &'static CStr {
 /// A read-only (0444) attribute named `name` with the callback `show`.
 #[doc(hidden)]
 pub(crate) const fn attribute(name: &'static CStr, show: compat::ShowFn) -> Attribute {
-    // SAFETY: all-zero is a valid `device_attribute` (no callbacks).
+    // SAFETY: `device_attribute` is a C struct of pointers, optional
+    // callbacks and integers, for which all-zero is a valid value.
     let mut attr: bindings::device_attribute =
         unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-    attr.attr.name = c_chars(name);
+    attr.attr.name = as_char_ptr_in_const_context(name);
     attr.attr.mode = 0o444;
     compat::set_show(&mut attr, show);
     Attribute(attr)

@@ -16,8 +16,9 @@ use kernel::{bindings, ffi::c_uint};
 #[repr(transparent)]
 pub(crate) struct UintParam(UnsafeCell<c_uint>);
 
-// SAFETY: the loader writes the value before `init` runs; afterwards it is
-// read-only (permission 0444 in sysfs), so shared access never races.
+// SAFETY: `Sync` requires that `&UintParam` be usable from many tasks at
+// once: the loader writes the value before `init` runs; afterwards it is
+// read-only (permission 0444 in sysfs), so shared reads never race.
 unsafe impl Sync for UintParam {}
 
 impl UintParam {
@@ -28,8 +29,9 @@ impl UintParam {
 
     /// The value given at load time, or the default.
     pub(crate) fn get(&self) -> c_uint {
-        // SAFETY: the pointer is valid for the module's lifetime and nothing
-        // writes the value after load (see the `Sync` impl).
+        // SAFETY: a volatile read needs a valid, aligned pointer: the
+        // `UnsafeCell`'s, valid for the module's lifetime; nothing writes
+        // the value after load (see the `Sync` impl).
         unsafe { core::ptr::read_volatile(self.0.get()) }
     }
 }
@@ -39,7 +41,8 @@ impl UintParam {
 #[repr(transparent)]
 pub(crate) struct ParamEntry(pub(crate) bindings::kernel_param);
 
-// SAFETY: the entry is immutable; the kernel only reads it.
+// SAFETY: `Sync` requires that `&ParamEntry` be usable from any task: the
+// entry is never written after compilation; the kernel only reads it.
 unsafe impl Sync for ParamEntry {}
 
 /// Copies a string into a fixed-size byte array at compile time, for
@@ -69,16 +72,7 @@ macro_rules! uint_param {
             static ENTRY: $crate::params::ParamEntry =
                 $crate::params::ParamEntry(::kernel::bindings::kernel_param {
                     name: concat!($name, "\0").as_ptr().cast(),
-                    // SAFETY: `__this_module` is the loader-provided `struct
-                    // module` of this object; only its address is taken.
-                    mod_: unsafe {
-                        #[allow(improper_ctypes)]
-                        extern "C" {
-                            static __this_module:
-                                ::kernel::types::Opaque<::kernel::bindings::module>;
-                        }
-                        __this_module.get()
-                    },
+                    mod_: $crate::compat::module::this_module().as_ptr(),
                     ops: ::core::ptr::addr_of!(::kernel::bindings::param_ops_uint),
                     perm: 0o444,
                     level: -1,

@@ -22,7 +22,7 @@
 //! decimal digits by dividing it by 10000, and a 64-bit division is a
 //! panic in a 32-bit ARM kernel (`__aeabi_uldivmod`, rust/compiler_builtins.rs).
 
-use crate::chrdev::c_chars;
+use crate::compat::str::{as_char_ptr_in_const_context, CStrExt};
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
 use core::fmt;
@@ -33,8 +33,10 @@ use kernel::{bindings, prelude::*};
 #[repr(transparent)]
 pub(crate) struct Descriptor(UnsafeCell<bindings::_ddebug>);
 
-// SAFETY: the dynamic debug core changes `flags` under its own lock; this
-// side only reads them, and a stale read only delays a trace switch.
+// SAFETY: `Sync` requires that `&Descriptor` be usable from many tasks at
+// once: the dynamic debug core changes `flags` under its own lock, this
+// side only reads them (volatile, the whole word), and a stale read only
+// delays a trace switch.
 unsafe impl Sync for Descriptor {}
 
 // Bitfields of `_ddebug` after the four pointers, as GCC lays them out on
@@ -59,12 +61,13 @@ impl Descriptor {
         format: &'static CStr,
         line: u32,
     ) -> Self {
-        // SAFETY: all-zero is a valid `_ddebug` (and a disabled static key).
+        // SAFETY: `_ddebug` is a C struct of pointers, integers and a static
+        // key, for which all-zero is a valid value (a disabled key).
         let mut raw: bindings::_ddebug = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-        raw.modname = c_chars(c"asyncn");
-        raw.function = c_chars(function);
-        raw.filename = c_chars(filename);
-        raw.format = c_chars(format);
+        raw.modname = as_char_ptr_in_const_context(c"asyncn");
+        raw.function = as_char_ptr_in_const_context(function);
+        raw.filename = as_char_ptr_in_const_context(filename);
+        raw.format = as_char_ptr_in_const_context(format);
         let bits = (line & ((1 << LINENO_BITS) - 1)) | (CLASS_DEFAULT << LINENO_BITS);
         raw._bitfield_1 = bindings::__BindgenBitfieldUnit::new(bits.to_le_bytes());
         Self(UnsafeCell::new(raw))
@@ -72,8 +75,10 @@ impl Descriptor {
 
     /// Whether the call site is switched on (`_DPRINTK_FLAGS_PRINT`).
     pub(crate) fn enabled(&self) -> bool {
-        // SAFETY: the bitfield word is four aligned bytes inside the
-        // descriptor; it is read as a whole, as the C side reads it.
+        // SAFETY: a volatile read needs a valid, aligned pointer: the
+        // bitfield unit is four bytes inside the descriptor, at an offset
+        // that is a multiple of the pointer size (asserted above). It is
+        // read as a whole, as the C side reads it.
         let bits = unsafe {
             core::ptr::read_volatile(core::ptr::addr_of!((*self.0.get())._bitfield_1).cast::<u32>())
         };
@@ -82,12 +87,13 @@ impl Descriptor {
 
     /// Prints `args` through the kernel's dynamic debug, as this call site.
     pub(crate) fn print(&'static self, args: fmt::Arguments<'_>) {
-        // SAFETY: the descriptor is a valid, static `_ddebug`; `%pA` takes
-        // one pointer to `fmt::Arguments`, valid for the call.
+        // SAFETY: `__dynamic_pr_debug` needs a valid descriptor (a static
+        // `_ddebug`, `self`) and arguments for its format: `%pA` takes one
+        // pointer to `fmt::Arguments`, valid for the call.
         unsafe {
             bindings::__dynamic_pr_debug(
                 self.0.get(),
-                c_chars(c"asyncn: %pA"),
+                c"asyncn: %pA".as_char_ptr(),
                 core::ptr::from_ref(&args).cast::<core::ffi::c_void>(),
             )
         };

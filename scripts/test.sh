@@ -80,6 +80,8 @@ run_step "contract: every rule of docs/device.md has a check and a mutant (scrip
 run_step "docs: markdown lint, links and anchors, headings, paths, make targets, shell blocks, README length" \
 	"$TOP/scripts/docs-check.sh"
 run_step "driver: rustfmt --check" rustfmt --check --config-path "$TOP/driver/.rustfmt.toml" "$TOP/driver/asyncn.rs"
+run_step "driver: unsafe code per file (scripts/unsafe-count.py)" \
+	eval 'python3 "$TOP/scripts/unsafe-count.py" --self-test && python3 "$TOP/scripts/unsafe-count.py"'
 # syntax_check SHELL FILE...: each file parses (sh -n takes one file).
 syntax_check() {
 	local shell=$1 file

@@ -15,7 +15,15 @@ SRC_URI += "file://driver/Kbuild;subdir=asyncn \
             file://driver/Makefile;subdir=asyncn \
             file://driver/asyncn.rs;subdir=asyncn \
             file://driver/chrdev.rs;subdir=asyncn \
-            file://driver/compat.rs;subdir=asyncn \
+            file://driver/compat/bug.rs;subdir=asyncn \
+            file://driver/compat/cdev.rs;subdir=asyncn \
+            file://driver/compat/init.rs;subdir=asyncn \
+            file://driver/compat/iov.rs;subdir=asyncn \
+            file://driver/compat/mod.rs;subdir=asyncn \
+            file://driver/compat/module.rs;subdir=asyncn \
+            file://driver/compat/poll.rs;subdir=asyncn \
+            file://driver/compat/str.rs;subdir=asyncn \
+            file://driver/compat/sync.rs;subdir=asyncn \
             file://driver/message.rs;subdir=asyncn \
             file://driver/params.rs;subdir=asyncn \
             file://driver/sync.rs;subdir=asyncn \
