@@ -12,7 +12,7 @@ line of the source counts, and a last line per kernel gives the totals of
 what that kernel compiles. With --kernel, the table is of what that kernel
 compiles: items under a `#[cfg(...)]` that is false there are left out
 (driver/Kbuild's `asyncn_6_18` and `asyncn_7_0`; of the kernel options,
-the loop's default kernels have CONFIG_DYNAMIC_DEBUG_CORE and neither
+the loop's default kernels have CONFIG_BUG and CONFIG_DYNAMIC_DEBUG_CORE, and neither
 CONFIG_DEBUG_LOCK_ALLOC nor CONFIG_RANDSTRUCT).
 
 Comments, strings and character literals are blanked first, so an
@@ -86,7 +86,7 @@ KERNELS = {
     "6.18": {"asyncn_6_18"},
     "7.x": {"asyncn_6_18", "asyncn_7_0"},
 }
-CONFIG_ON = {"CONFIG_DYNAMIC_DEBUG_CORE"}
+CONFIG_ON = {"CONFIG_BUG", "CONFIG_DYNAMIC_DEBUG_CORE"}
 
 
 def cfg_true(pred, flags):
